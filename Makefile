@@ -1,0 +1,42 @@
+# The two commands: `make run` (bootstrap + nightly job on demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export CVW_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CVW_DATA_DIR)/dagster_home
+DEMO_CUSTOMERS ?= 20000
+DEMO_YEARS ?= 3
+
+.PHONY: run test dev demo lint bench clean help
+
+help:
+	@echo "make run    - create .venv, generate demo sources (once), run the nightly job, publish, summarise"
+	@echo "make test   - create .venv and run the test suite (pytest + dbt unit tests)"
+	@echo "make dev    - open the Dagster UI (http://127.0.0.1:3000)"
+	@echo "make lint   - sqlfluff over the dbt models"
+	@echo "make clean  - remove data/ (sources, warehouse, publication)"
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cvw demo --customers $(DEMO_CUSTOMERS) --years $(DEMO_YEARS) --if-missing
+	$(BIN)/cvw run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	$(BIN)/cvw prepare
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m dagster_project.definitions
+
+lint: $(STAMP)
+	CVW_WAREHOUSE_PATH=$(CVW_DATA_DIR)/lint.duckdb $(BIN)/sqlfluff lint dbt/models
+
+clean:
+	rm -rf data dbt/target dbt/logs

@@ -1,0 +1,206 @@
+"""The `raw` schema of the working DuckDB: typed current-state tables, quarantine, load state.
+
+A batch is merged on the entity's key so that the latest version of a row wins and a
+row delivered twice is stored once. Rows that break the contract go to
+`raw._quarantine`, with their reason, never into the typed tables. The load state
+(database cursors, files already loaded) is written in the same transaction as the
+rows it describes, so a crash either keeps both or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from .contract import ALL_ENTITIES, LINEAGE_COLUMNS, Entity
+from .validation import checked_select, quote
+
+QUARANTINE = "raw._quarantine"
+LOAD_STATE = "raw._load_state"
+LOADED_FILES = "raw._loaded_files"
+
+_QUARANTINE_DDL = f"""
+create table if not exists {QUARANTINE} (
+    quarantine_id varchar primary key,
+    source varchar not null,
+    entity varchar not null,
+    source_file varchar,
+    source_row bigint,
+    record_key varchar,
+    reason varchar not null,
+    record varchar,
+    loaded_at timestamp not null,
+    run_id varchar
+)"""
+
+_LOAD_STATE_DDL = f"""
+create table if not exists {LOAD_STATE} (
+    source varchar not null,
+    entity varchar not null,
+    cursor_value varchar,
+    rows_read bigint,
+    loaded_at timestamp not null,
+    run_id varchar,
+    primary key (source, entity)
+)"""
+
+_LOADED_FILES_DDL = f"""
+create table if not exists {LOADED_FILES} (
+    file_name varchar primary key,
+    source varchar not null,
+    entity varchar not null,
+    sha256 varchar not null,
+    bytes bigint not null,
+    status varchar not null,  -- loaded | rejected
+    reason varchar,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    loaded_at timestamp not null,
+    run_id varchar
+)"""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    rows_read: int
+    rows_changed: int  # new rows plus newer versions of known rows
+    rows_quarantined: int  # newly quarantined (a row quarantined before is not counted twice)
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for entity in ALL_ENTITIES:
+        columns = [f"{quote(c.name)} {c.storage_type}" for c in entity.columns]
+        columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
+        con.execute(f"create table if not exists raw.{quote(entity.raw_table)} ({', '.join(columns)})")
+    for ddl in (_QUARANTINE_DDL, _LOAD_STATE_DDL, _LOADED_FILES_DDL):
+        con.execute(ddl)
+
+
+def _key_match(entity: Entity, left: str, right: str) -> str:
+    return " and ".join(f"{left}.{quote(k)} = {right}.{quote(k)}" for k in entity.key)
+
+
+def _content_hash(entity: Entity, alias: str) -> str:
+    return "hash(" + ", ".join(f"{alias}.{quote(c)}" for c in entity.column_names) + ")"
+
+
+def quarantine_rows(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    rows: list[tuple[str | None, int | None, str | None, str]],
+    *,
+    loaded_at: datetime,
+    run_id: str | None,
+) -> int:
+    """Quarantine rows a reader could not even split into fields: (file, row, record, reason)."""
+    if not rows:
+        return 0
+    table = pa.table(
+        {
+            "_source_file": pa.array([r[0] for r in rows], pa.string()),
+            "_source_row": pa.array([r[1] for r in rows], pa.int64()),
+            "_record": pa.array([r[2] for r in rows], pa.string()),
+            "_reason": pa.array([r[3] for r in rows], pa.string()),
+        }
+    )
+    con.register("_reader_rejects", table)
+    try:
+        return _insert_quarantine(con, entity, "_reader_rejects", "null", loaded_at, run_id)
+    finally:
+        con.unregister("_reader_rejects")
+
+
+def _insert_quarantine(con, entity: Entity, relation: str, record_key: str, loaded_at, run_id) -> int:
+    identity = (
+        f"md5(concat_ws(chr(31), {quote_literal(entity.source)}, {quote_literal(entity.name)}, "
+        "coalesce(q._source_file, ''), coalesce(q._record, ''), q._reason))"
+    )
+    before = con.execute(f"select count(*) from {QUARANTINE}").fetchall()[0][0]
+    con.execute(
+        f"""
+        insert into {QUARANTINE}
+        select distinct on ({identity})
+            {identity}, ?, ?, q._source_file, q._source_row, {record_key}, q._reason, q._record, ?, ?
+        from {relation} q
+        where q._reason is not null
+        on conflict do nothing
+        """,
+        [entity.source, entity.name, loaded_at, run_id],
+    ).fetchall()
+    return con.execute(f"select count(*) from {QUARANTINE}").fetchall()[0][0] - before
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def merge_batch(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    batch: pa.Table,
+    *,
+    base_currency: str,
+    loaded_at: datetime,
+    run_id: str | None,
+) -> BatchResult:
+    """Validate a text batch, quarantine its bad rows and merge the good ones into raw.
+
+    `batch` has one string column per contract column (absent ones are null), plus
+    `_source_file`, `_source_row` and `_record` (the row as delivered, for the quarantine).
+    """
+    target = f"raw.{quote(entity.raw_table)}"
+    con.register("_batch_arrow", batch)
+    try:
+        con.execute(
+            f"create or replace temp table _checked as {checked_select(entity, '_batch_arrow', base_currency)}"
+        ).fetchall()
+    finally:
+        con.unregister("_batch_arrow")
+
+    record_key = "concat_ws('|', " + ", ".join(f"cast(q.{quote(k)} as varchar)" for k in entity.key) + ")"
+    quarantined = _insert_quarantine(con, entity, "_checked", record_key, loaded_at, run_id)
+
+    # Within one batch the latest version of a key wins; on equal cursors, the later row.
+    order = ([f"{quote(entity.cursor)} desc"] if entity.cursor else []) + ["_source_file desc", "_source_row desc"]
+    con.execute(
+        f"""
+        create or replace temp table _latest as
+        select * exclude (_record, _reason) from _checked
+        where _reason is null
+        qualify row_number() over (partition by {', '.join(quote(k) for k in entity.key)} order by {', '.join(order)}) = 1
+        """
+    )
+    # A delivered version replaces the stored one when it is at least as recent and differs.
+    newer = f"v.{quote(entity.cursor)} >= t.{quote(entity.cursor)} and " if entity.cursor else ""
+    changed = con.execute(
+        f"""
+        select count(*) from _latest v
+        where not exists (
+            select 1 from {target} t
+            where {_key_match(entity, 't', 'v')}
+              and not ({newer}{_content_hash(entity, 'v')} <> {_content_hash(entity, 't')})
+        )
+        """
+    ).fetchall()[0][0]
+    con.execute(
+        f"""
+        delete from {target} t using _latest v
+        where {_key_match(entity, 't', 'v')} and {newer}{_content_hash(entity, 'v')} <> {_content_hash(entity, 't')}
+        """
+    )
+    columns = ", ".join(quote(c) for c in entity.column_names)
+    con.execute(
+        f"""
+        insert into {target}
+        select {columns}, v._source_file, v._source_row, ?::timestamp from _latest v
+        where not exists (select 1 from {target} t where {_key_match(entity, 't', 'v')})
+        """,
+        [loaded_at],
+    )
+    con.execute("drop table _checked; drop table _latest")
+    return BatchResult(rows_read=batch.num_rows, rows_changed=changed, rows_quarantined=quarantined)

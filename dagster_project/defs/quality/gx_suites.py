@@ -1,0 +1,89 @@
+"""Great Expectations suites, reviewed JSON in `expectations/`, run over DuckDB tables.
+
+GX's SQL datasource returns empty metrics on DuckDB, so tables are validated as pandas
+batches in an ephemeral context: nothing is written to disk by GX itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...settings import EXPECTATIONS_DIR
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    success: bool
+    evaluated: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.success:
+            return f"{self.suite}: all {self.evaluated} expectations passed"
+        lines = [f"{self.suite}: {len(self.failures)} of {self.evaluated} expectations failed"]
+        lines += [f"- {f['expectation']} {f['kwargs']}: {f['observed']}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def suite_path(name: str) -> Path:
+    return EXPECTATIONS_DIR / f"{name}.json"
+
+
+def load_suite(name: str, directory: Path | None = None) -> dict:
+    path = (directory or EXPECTATIONS_DIR) / f"{name}.json"
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _observed(result: dict) -> Any:
+    if "observed_value" in result:
+        return result["observed_value"]
+    return {
+        "unexpected_count": result.get("unexpected_count"),
+        "unexpected_percent": result.get("unexpected_percent"),
+        "examples": result.get("partial_unexpected_list", [])[:10],
+    }
+
+
+def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None = None) -> SuiteOutcome:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx  # deferred: importing GX costs seconds
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = (
+        context.data_sources.add_pandas("warehouse")
+        .add_dataframe_asset(name=suite["name"])
+        .add_batch_definition_whole_dataframe("whole_table")
+    )
+    expectations = [{k: v for k, v in e.items() if k in ("type", "kwargs", "meta")} for e in suite["expectations"]]
+    gx_suite = context.suites.add(ExpectationSuite(name=suite["name"], expectations=expectations))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite['name']}_gate", data=batch, suite=gx_suite)
+    )
+    result = definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters or {},
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+    )
+    failures = []
+    for item in result.results:
+        if not item.success:
+            config = item.expectation_config
+            failures.append(
+                {
+                    "expectation": config.type,
+                    "kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"},
+                    "observed": _observed(item.result or {}) if not item.exception_info.get("raised_exception") else item.exception_info.get("exception_message"),
+                }
+            )
+    return SuiteOutcome(suite=suite["name"], success=bool(result.success), evaluated=len(result.results), failures=failures)

@@ -1,0 +1,10 @@
+"""The one place that knows where the dbt project is."""
+
+from dagster_dbt import DbtProject
+
+from ...settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is rebuilt from the models on load; elsewhere `cvw prepare`
+# (run by `make run` / `make test`) builds it.
+dbt_project.prepare_if_dev()

@@ -1,0 +1,84 @@
+"""Where everything lives, read from the environment when asked (never at import).
+
+Every path defaults to a place under one data directory, `CVW_DATA_DIR`
+(default: `data/` in the project folder), so pointing that one variable elsewhere
+moves the whole installation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+# name -> (meaning, default given the data dir)
+ENV_VARS: dict[str, str] = {
+    "CVW_DATA_DIR": "root of everything below (default: ./data)",
+    "CVW_SOURCE_URL": "SQLAlchemy URL of the commerce database (default: SQLite file of the demo sources)",
+    "CVW_LANDING_DIR": "folder where CRM, referral and voice-of-customer files are dropped",
+    "CVW_WAREHOUSE_PATH": "working DuckDB file (raw, staging, intermediate, marts)",
+    "CVW_SERVING_PATH": "published DuckDB file that BI tools open read-only",
+    "CVW_BASE_CURRENCY": "ISO 4217 code all money is converted to (default USD)",
+    "CVW_EXTRACT_LOOKBACK_DAYS": "how far before the stored cursor database extraction re-reads (default 1)",
+    "CVW_SCHEDULE_CRON": "cron of the nightly schedule (default '0 2 * * *')",
+    "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
+    "CVW_AS_OF_DATE": "as-of date for `cvw run` (default: yesterday, the last complete day)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    source_url: str
+    landing_dir: Path
+    warehouse_path: Path
+    serving_path: Path
+    base_currency: str
+    extract_lookback_days: int
+    schedule_cron: str
+    schedule_timezone: str
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.data_dir / "sources"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+
+def local_timezone() -> str:
+    """The machine's IANA zone name (falls back to UTC)."""
+    if os.environ.get("TZ"):
+        return os.environ["TZ"].lstrip(":")
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.is_file():
+        name = timezone_file.read_text().strip()
+        if name:
+            return name
+    return "UTC"
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("CVW_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    return Settings(
+        data_dir=data_dir,
+        source_url=env.get("CVW_SOURCE_URL") or f"sqlite:///{data_dir / 'sources' / 'commerce.sqlite'}",
+        landing_dir=Path(env.get("CVW_LANDING_DIR") or data_dir / "sources" / "landing").resolve(),
+        warehouse_path=Path(env.get("CVW_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb").resolve(),
+        serving_path=Path(env.get("CVW_SERVING_PATH") or data_dir / "serving" / "customer_value.duckdb").resolve(),
+        base_currency=env.get("CVW_BASE_CURRENCY") or "USD",
+        extract_lookback_days=int(env.get("CVW_EXTRACT_LOOKBACK_DAYS") or 1),
+        schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
+        schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
+    )
