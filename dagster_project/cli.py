@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -19,17 +18,14 @@ from pathlib import Path
 from .settings import DBT_PROJECT_DIR, settings_from_env
 
 
-def _dbt_executable() -> str:
-    local = Path(sys.executable).with_name("dbt")
-    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
-
-
 def prepare() -> Path:
     """Parse the dbt project (partial parsing keeps repeats cheap) so the manifest is current."""
+    from .defs.transform.project import dbt_executable
+
     settings = settings_from_env()
     env = {**os.environ, "CVW_WAREHOUSE_PATH": str(settings.warehouse_path)}
     subprocess.run(
-        [_dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         check=True,
         env=env,
     )

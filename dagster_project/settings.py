@@ -26,6 +26,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_EXTRACT_LOOKBACK_DAYS": "how far before the stored cursor database extraction re-reads (default 1)",
     "CVW_SCHEDULE_CRON": "cron of the nightly schedule (default '0 2 * * *')",
     "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
+    "CVW_EXPECTATIONS_DIR": "folder of the Great Expectations suites (default: ./expectations)",
     "CVW_AS_OF_DATE": "as-of date for `cvw run` (default: yesterday, the last complete day)",
 }
 
@@ -41,6 +42,7 @@ class Settings:
     extract_lookback_days: int
     schedule_cron: str
     schedule_timezone: str
+    expectations_dir: Path
 
     @property
     def sources_dir(self) -> Path:
@@ -81,4 +83,5 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         extract_lookback_days=int(env.get("CVW_EXTRACT_LOOKBACK_DAYS") or 1),
         schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
         schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
+        expectations_dir=Path(env.get("CVW_EXPECTATIONS_DIR") or EXPECTATIONS_DIR).resolve(),
     )

@@ -12,7 +12,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from ..settings import settings_from_env
-from .transform.project import dbt_project
+from .transform.project import dbt_executable, dbt_project
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -64,6 +64,6 @@ def resources() -> dg.Definitions:
                 extract_lookback_days=settings.extract_lookback_days,
             ),
             "serving": ServingResource(path=_env_or("CVW_SERVING_PATH", str(settings.serving_path))),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         }
     )

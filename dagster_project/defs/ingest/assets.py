@@ -1,7 +1,5 @@
 """Extraction assets: one multi-asset per source system, each loading its `raw` tables."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 from pathlib import Path
 

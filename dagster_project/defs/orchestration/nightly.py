@@ -1,7 +1,5 @@
 """The nightly job and its schedule."""
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 
 import dagster as dg

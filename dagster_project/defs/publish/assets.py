@@ -1,7 +1,5 @@
 """Publication: the marts that passed every blocking check, swapped in atomically."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """The blocking quality gate on the published marts (with the dbt tests, also checks)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from ..resources import WarehouseResource

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...settings import EXPECTATIONS_DIR
+from ...settings import settings_from_env
 
 
 @dataclass
@@ -32,12 +32,8 @@ class SuiteOutcome:
         return "\n".join(lines)
 
 
-def suite_path(name: str) -> Path:
-    return EXPECTATIONS_DIR / f"{name}.json"
-
-
 def load_suite(name: str, directory: Path | None = None) -> dict:
-    path = (directory or EXPECTATIONS_DIR) / f"{name}.json"
+    path = (directory or settings_from_env().expectations_dir) / f"{name}.json"
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 

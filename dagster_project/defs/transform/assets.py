@@ -1,7 +1,5 @@
 """The dbt models, built (with their tests) by one `dbt build` per run."""
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterator

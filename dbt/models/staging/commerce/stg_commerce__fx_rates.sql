@@ -1,0 +1,13 @@
+with source as (
+    select * from {{ source('commerce', 'fx_rates') }}
+),
+
+renamed as (
+    select
+        currency as currency_code,
+        rate_date,
+        rate_to_base
+    from source
+)
+
+select * from renamed

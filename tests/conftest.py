@@ -1,0 +1,71 @@
+"""Shared fixtures: a temporary data directory per session, the dbt manifest, small demo sources."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dagster_project.settings import settings_from_env
+
+DEMO_END_DATE = "2026-06-30"
+DEMO_AS_OF = "2026-06-30"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory) -> Path:
+    """Every path of the pipeline under one temporary directory for the whole session."""
+    root = tmp_path_factory.mktemp("cvw")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("CVW_"):
+                patch.delenv(name)
+        patch.setenv("CVW_DATA_DIR", str(root))
+        patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        (root / "dagster_home").mkdir()
+        yield root
+
+
+@pytest.fixture(scope="session")
+def manifest(data_dir) -> Path:
+    from dagster_project.cli import prepare
+
+    return prepare()
+
+
+@pytest.fixture(scope="session")
+def demo_sources(data_dir) -> Path:
+    from dagster_project.demo import generate
+
+    out = settings_from_env().sources_dir
+    generate(out, customers=400, years=2, seed=7, end_date=DEMO_END_DATE)
+    return out
+
+
+def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    """The nightly job, in process, exactly as the schedule would launch it."""
+    from dagster_project.definitions import defs
+    from dagster_project.defs.orchestration.nightly import NIGHTLY_JOB_NAME, nightly_run_config
+
+    job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
+    return job.execute_in_process(
+        run_config=nightly_run_config(as_of),
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def query(path: Path, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="session")
+def published(demo_sources, manifest) -> dg.ExecuteInProcessResult:
+    """One full nightly run on the demo sources (shared by the end-to-end tests)."""
+    result = run_nightly(DEMO_AS_OF)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result

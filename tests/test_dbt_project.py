@@ -1,0 +1,24 @@
+"""The dbt project's own unit tests (SQL logic on fixed inputs) run in CI, not at night."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from dagster_project.defs.transform.project import dbt_executable
+from dagster_project.settings import DBT_PROJECT_DIR, settings_from_env
+
+
+def test_dbt_unit_tests_pass(published):
+    settings = settings_from_env()
+    completed = subprocess.run(
+        [dbt_executable(), "test", "--select", "test_type:unit",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env={**os.environ, "CVW_WAREHOUSE_PATH": str(settings.warehouse_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    assert " PASS=" in completed.stdout and "ERROR=0" in completed.stdout
+    passed = int(completed.stdout.rsplit(" PASS=", 1)[1].split()[0])
+    assert passed >= 10  # every metric rule with an edge has its unit test

@@ -1,0 +1,46 @@
+"""The Dagster definitions load with the expected assets, checks, job and schedule."""
+
+import dagster as dg
+
+from dagster_project.defs.orchestration.nightly import as_of_for_tick, nightly_run_config
+
+
+def test_definitions_load_with_every_stage(manifest):
+    from dagster_project.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    expected = {
+        "raw/commerce_customers", "raw/commerce_orders", "raw/commerce_order_lines", "raw/commerce_refunds",
+        "raw/commerce_products", "raw/commerce_fx_rates", "raw/crm_accounts", "raw/referrals_referrals",
+        "raw/voice_reviews", "raw/voice_feedback",
+        "staging/stg_commerce__orders", "marts/customer_value", "published/serving_database",
+    }
+    assert expected <= keys
+    groups = {graph.get(dg.AssetKey.from_user_string(k)).group_name for k in expected}
+    assert {"ingest", "staging", "marts", "publish"} <= groups
+
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert ("marts/customer_value", "customer_value_expectations") in checks
+    # dbt data tests surface as asset checks too
+    assert any(name.startswith("unique_customer_value_customer_key") for key, name in checks if key == "marts/customer_value")
+
+    # Publication depends on every published mart, so a blocking check on one holds it back.
+    serving = graph.get(dg.AssetKey(["published", "serving_database"]))
+    assert dg.AssetKey(["marts", "customer_value"]) in serving.parent_keys
+
+    job = definitions.resolve_job_def("nightly")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= expected - {
+        k for k in expected if k.startswith("raw/")
+    }
+    schedule = definitions.resolve_schedule_def("nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.job_name == "nightly"
+
+
+def test_nightly_tick_publishes_the_previous_day():
+    from datetime import datetime
+
+    assert as_of_for_tick(datetime(2026, 3, 1, 2, 0)) == "2026-02-28"
+    assert nightly_run_config("2026-02-28") == {"ops": {"dbt_models": {"config": {"as_of_date": "2026-02-28"}}}}

@@ -1,0 +1,88 @@
+"""The nightly job end to end on generated demo sources: extract, dbt, gate, publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from dagster_project.defs.quality.checks import RESOLVED_CUSTOMERS_SQL
+from dagster_project.settings import EXPECTATIONS_DIR, settings_from_env
+
+from .conftest import DEMO_AS_OF, query, run_nightly
+
+CONTENT_HASH = "select md5(string_agg(cast(t as varchar), chr(10) order by customer_key)) from customer_value t"
+
+
+def raw_asset_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    return {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.asset_materializations_for_node("extract_commerce")
+        + result.asset_materializations_for_node("extract_crm")
+        + result.asset_materializations_for_node("extract_referrals")
+        + result.asset_materializations_for_node("extract_voice")
+    }
+
+
+def test_nightly_run_publishes_one_row_per_resolved_customer(published):
+    settings = settings_from_env()
+    rows, keys, as_of = query(
+        settings.serving_path, "select count(*), count(distinct customer_key), max(as_of_date) from customer_value"
+    )[0]
+    assert as_of == date.fromisoformat(DEMO_AS_OF)
+    resolved = query(settings.warehouse_path, RESOLVED_CUSTOMERS_SQL, [as_of])[0][0]
+    assert rows == keys == resolved > 300
+    columns = {c for (c,) in query(settings.serving_path, "select column_name from duckdb_columns() where table_name = 'customer_value'")}
+    assert not {"email", "phone"} & columns
+    log = query(settings.serving_path, "select run_id, as_of_date, tables from publication_log")
+    assert log[-1][0] == published.run_id and log[-1][1] == as_of
+    assert json.loads(log[-1][2])["customer_value"] == rows
+    checks = {e.check_name: e.passed for e in published.get_asset_check_evaluations()}
+    assert checks["customer_value_expectations"] is True
+    assert all(checks.values())
+
+
+def test_generated_bad_rows_are_quarantined_not_published(published, demo_sources):
+    settings = settings_from_env()
+    manifest = json.loads((demo_sources / "_generator_manifest.json").read_text())
+    quarantined = query(settings.warehouse_path, "select count(*) from raw._quarantine")[0][0]
+    assert quarantined > 0
+    reasons = {r for (r,) in query(settings.warehouse_path, "select distinct reason from raw._quarantine")}
+    assert any("references nothing" in r for r in reasons)
+    assert manifest  # the generator records what it broke on purpose
+
+
+def test_second_run_loads_nothing_twice_and_publishes_identical_marts(published):
+    settings = settings_from_env()
+    before = query(settings.serving_path, CONTENT_HASH)[0][0]
+    raw_before = query(settings.warehouse_path, "select count(*) from raw.commerce_order_lines")[0][0]
+    again = run_nightly(DEMO_AS_OF)
+    assert again.success
+    changed = {key: meta["rows_changed"].value for key, meta in raw_asset_metadata(again).items()}
+    assert set(changed) >= {"raw/commerce_orders", "raw/voice_reviews"} and set(changed.values()) == {0}
+    assert query(settings.warehouse_path, "select count(*) from raw.commerce_order_lines")[0][0] == raw_before
+    assert query(settings.serving_path, CONTENT_HASH)[0][0] == before
+    assert query(settings.serving_path, "select count(*) from publication_log")[0][0] >= 2
+
+
+def test_failing_expectation_blocks_publication_and_keeps_the_previous_file(published, tmp_path, monkeypatch):
+    settings = settings_from_env()
+    suite = json.loads((EXPECTATIONS_DIR / "customer_value.json").read_text())
+    suite["expectations"].append(
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "net_revenue", "max_value": 1}}
+    )
+    (tmp_path / "customer_value.json").write_text(json.dumps(suite))
+    monkeypatch.setenv("CVW_EXPECTATIONS_DIR", str(tmp_path))
+    digest = hashlib.sha256(settings.serving_path.read_bytes()).hexdigest()
+
+    result = run_nightly(DEMO_AS_OF)
+
+    assert not result.success
+    gate = {e.check_name: e for e in result.get_asset_check_evaluations()}["customer_value_expectations"]
+    assert gate.passed is False
+    assert "net_revenue" in gate.description
+    assert not result.asset_materializations_for_node("serving_database")
+    assert hashlib.sha256(settings.serving_path.read_bytes()).hexdigest() == digest
