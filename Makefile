@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export CVW_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(CVW_DATA_DIR)/dagster_home
+# dbt and dagster run from the project's environment, activated or not.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_CUSTOMERS ?= 20000
 DEMO_YEARS ?= 3
 

@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from .settings import DBT_PROJECT_DIR, settings_from_env
@@ -37,23 +38,66 @@ def default_as_of() -> str:
     return os.environ.get("CVW_AS_OF_DATE") or (date.today() - timedelta(days=1)).isoformat()
 
 
-def run_nightly(as_of_date: str | None = None):
-    """Run the nightly job in-process, recorded in the Dagster instance under DAGSTER_HOME."""
+def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
+    """Run the nightly job in-process, recorded in the Dagster instance under DAGSTER_HOME.
+
+    dbt's and Dagster's own output go to a log file under the data directory (or to the
+    console with `verbose`); warnings and errors always reach the console.
+    """
     import dagster as dg
 
     from .defs.orchestration.nightly import NIGHTLY_JOB_NAME, nightly_run_config
     from .definitions import defs
 
     settings = settings_from_env()
+    as_of = as_of_date or default_as_of()
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
     home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # the defaults: run history kept under DAGSTER_HOME
+    log_path = settings.data_dir / "logs" / f"nightly-{as_of}-{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_config = nightly_run_config(as_of)
+    if not verbose:
+        run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            run_config=nightly_run_config(as_of_date or default_as_of()),
-            instance=instance,
-            raise_on_error=False,
-        )
+    with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
+        with contextlib.redirect_stdout(sys.stdout if verbose else log):
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        steps = step_timings(instance.all_logs(result.run_id))
+    return result, steps, log_path
+
+
+_STEP_ENDS = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
+
+
+def step_timings(entries) -> dict[str, tuple[str, float]]:
+    """{step: (status, seconds)} from a run's event log, in the order the steps ended."""
+    started: dict[str, float] = {}
+    steps: dict[str, tuple[str, float]] = {}
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in _STEP_ENDS:
+            seconds = entry.timestamp - started.get(event.step_key, entry.timestamp)
+            steps[event.step_key] = (_STEP_ENDS[event.event_type_value], seconds)
+    return steps
+
+
+def run_report(result, steps: dict[str, tuple[str, float]], as_of: str, log_path: Path) -> str:
+    """One line per step (status, seconds) and the checks that failed."""
+    checks = result.get_asset_check_evaluations()
+    failed = [c for c in checks if not c.passed]
+    lines = [f"nightly run {result.run_id} as of {as_of}: {'succeeded' if result.success else 'FAILED'}"]
+    lines += [f"  {key:<58} {status:<8} {seconds:6.1f} s" for key, (status, seconds) in steps.items()]
+    lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
+    for check in failed:
+        description = (check.description or "").strip().replace("\n", "\n      ")
+        lines.append(f"    FAILED {check.asset_key.to_user_string()} {check.check_name}: {description}")
+    lines.append(f"  full log: {log_path}")
+    return "\n".join(lines)
 
 
 def summary_text(serving_path: Path) -> str:
@@ -97,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("prepare", help="parse the dbt project for the Dagster definitions")
     run = commands.add_parser("run", help="run the nightly job now and print a summary")
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
+    run.add_argument("--verbose", action="store_true", help="stream dbt's and Dagster's output to the console")
     commands.add_parser("summary", help="summarise the current publication")
     args = parser.parse_args(argv)
     settings = settings_from_env()
@@ -118,15 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         prepare()
-        result = run_nightly(args.as_of)
+        as_of = args.as_of or default_as_of()
+        result, steps, log_path = run_nightly(as_of, verbose=args.verbose)
+        print(run_report(result, steps, as_of, log_path))
         if not result.success:
-            failed = [e.step_key for e in result.all_events if e.is_step_failure]
-            print(f"The nightly run {result.run_id} failed at {', '.join(failed) or 'a check'}; "
-                  "the previous publication is still serving.", file=sys.stderr)
-            print(summary_text(settings.serving_path))
-            return 1
+            print("The previous publication is still serving.", file=sys.stderr)
         print(summary_text(settings.serving_path))
-        return 0
+        return 0 if result.success else 1
     if args.command == "summary":
         print(summary_text(settings.serving_path))
         return 0
