@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import subprocess
 import sys
+import warnings
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -39,14 +42,14 @@ def default_as_of() -> str:
 
 
 def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
-    """Run the nightly job in-process, recorded in the Dagster instance under DAGSTER_HOME.
+    """Run the nightly job in-process for partition D, recorded under DAGSTER_HOME.
 
-    dbt's and Dagster's own output go to a log file under the data directory (or to the
-    console with `verbose`); warnings and errors always reach the console.
+    dbt's and Dagster's output go to a log file under the data directory (or to the console
+    with `verbose`); the report printed afterwards names every step, failure and warning.
     """
     import dagster as dg
 
-    from .defs.orchestration.nightly import NIGHTLY_JOB_NAME, nightly_run_config
+    from .defs.orchestration.nightly import NIGHTLY_JOB_NAME
     from .definitions import defs
 
     settings = settings_from_env()
@@ -56,48 +59,74 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
     (home / "dagster.yaml").touch()  # the defaults: run history kept under DAGSTER_HOME
     log_path = settings.data_dir / "logs" / f"nightly-{as_of}-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    run_config = nightly_run_config(as_of)
-    if not verbose:
-        run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
     with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
-        with contextlib.redirect_stdout(sys.stdout if verbose else log):
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-        steps = step_timings(instance.all_logs(result.run_id))
-    return result, steps, log_path
+        quiet = contextlib.ExitStack()
+        if not verbose:
+            quiet.enter_context(contextlib.redirect_stdout(log))
+            quiet.enter_context(contextlib.redirect_stderr(log))
+        with quiet, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Dagster's own advisories, in the log with --verbose
+            result = job.execute_in_process(instance=instance, partition_key=as_of, raise_on_error=False)
+        entries = instance.all_logs(result.run_id)
+    return result, RunReport.from_log(result, entries, as_of, log_path)
 
 
 _STEP_ENDS = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
 
 
-def step_timings(entries) -> dict[str, tuple[str, float]]:
-    """{step: (status, seconds)} from a run's event log, in the order the steps ended."""
-    started: dict[str, float] = {}
-    steps: dict[str, tuple[str, float]] = {}
-    for entry in entries:
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = entry.timestamp
-        elif event.event_type_value in _STEP_ENDS:
-            seconds = entry.timestamp - started.get(event.step_key, entry.timestamp)
-            steps[event.step_key] = (_STEP_ENDS[event.event_type_value], seconds)
-    return steps
+@dataclass
+class RunReport:
+    """What an operator reads after a run: steps with their time, failures, warnings, checks."""
 
+    run_id: str
+    as_of: str
+    success: bool
+    log_path: Path
+    steps: dict[str, tuple[str, float]]
+    failures: list[str]
+    warnings: list[str]
+    checks_passed: int
+    checks_failed: list[str]
 
-def run_report(result, steps: dict[str, tuple[str, float]], as_of: str, log_path: Path) -> str:
-    """One line per step (status, seconds) and the checks that failed."""
-    checks = result.get_asset_check_evaluations()
-    failed = [c for c in checks if not c.passed]
-    lines = [f"nightly run {result.run_id} as of {as_of}: {'succeeded' if result.success else 'FAILED'}"]
-    lines += [f"  {key:<58} {status:<8} {seconds:6.1f} s" for key, (status, seconds) in steps.items()]
-    lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
-    for check in failed:
-        description = (check.description or "").strip().replace("\n", "\n      ")
-        lines.append(f"    FAILED {check.asset_key.to_user_string()} {check.check_name}: {description}")
-    lines.append(f"  full log: {log_path}")
-    return "\n".join(lines)
+    @classmethod
+    def from_log(cls, result, entries, as_of: str, log_path: Path) -> "RunReport":
+        started: dict[str, float] = {}
+        steps: dict[str, tuple[str, float]] = {}
+        failures, warned = [], []
+        for entry in entries:
+            event = entry.dagster_event
+            if event is None:
+                if entry.level >= logging.WARNING:
+                    warned.append(f"{entry.step_key or 'run'}: {entry.user_message.strip().splitlines()[0]}")
+                continue
+            if event.step_key is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                started[event.step_key] = entry.timestamp
+            elif event.event_type_value in _STEP_ENDS:
+                seconds = entry.timestamp - started.get(event.step_key, entry.timestamp)
+                steps[event.step_key] = (_STEP_ENDS[event.event_type_value], seconds)
+                if event.event_type_value == "STEP_FAILURE":
+                    error = event.step_failure_data.error
+                    failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+        checks = result.get_asset_check_evaluations()
+        failed = [
+            f"{c.asset_key.to_user_string()} {c.check_name}: {(c.description or '').strip()}"
+            for c in checks if not c.passed
+        ]
+        return cls(result.run_id, as_of, result.success, log_path, steps, failures, warned,
+                   len(checks) - len(failed), failed)
+
+    def __str__(self) -> str:
+        lines = [f"nightly run {self.run_id} as of {self.as_of}: {'succeeded' if self.success else 'FAILED'}"]
+        lines += [f"  {key:<52} {status:<8} {seconds:6.1f} s" for key, (status, seconds) in self.steps.items()]
+        lines.append(f"  checks: {self.checks_passed} passed, {len(self.checks_failed)} failed")
+        lines += [f"    FAILED {c}".replace("\n", "\n      ") for c in self.checks_failed]
+        lines += [f"  failure: {f}".replace("\n", "\n      ") for f in self.failures]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines.append(f"  full log: {self.log_path}")
+        return "\n".join(lines)
 
 
 def summary_text(serving_path: Path) -> str:
@@ -164,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         prepare()
         as_of = args.as_of or default_as_of()
-        result, steps, log_path = run_nightly(as_of, verbose=args.verbose)
-        print(run_report(result, steps, as_of, log_path))
+        result, report = run_nightly(as_of, verbose=args.verbose)
+        print(report)
         if not result.success:
             print("The previous publication is still serving.", file=sys.stderr)
         print(summary_text(settings.serving_path))

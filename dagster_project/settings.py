@@ -28,6 +28,10 @@ ENV_VARS: dict[str, str] = {
     "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
     "CVW_EXPECTATIONS_DIR": "folder of the Great Expectations suites (default: ./expectations)",
     "CVW_AS_OF_DATE": "as-of date for `cvw run` (default: yesterday, the last complete day)",
+    "CVW_CLV_ANNUAL_DISCOUNT_RATE": "annual discount rate of predicted_clv_12m (default 0.10)",
+    "CVW_CLV_HOLDOUT_DAYS": "length of the CLV holdout period in days (default 180)",
+    "CVW_CLV_MAX_HOLDOUT_ERROR": "largest relative holdout error that still publishes predictions (default 0.15)",
+    "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 100)",
 }
 
 
@@ -43,6 +47,9 @@ class Settings:
     schedule_cron: str
     schedule_timezone: str
     expectations_dir: Path
+    clv_annual_discount_rate: float = 0.10
+    clv_max_holdout_error: float = 0.15
+    clv_min_repeat_customers: int = 100
 
     @property
     def sources_dir(self) -> Path:
@@ -84,4 +91,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
         schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
         expectations_dir=Path(env.get("CVW_EXPECTATIONS_DIR") or EXPECTATIONS_DIR).resolve(),
+        clv_annual_discount_rate=float(env.get("CVW_CLV_ANNUAL_DISCOUNT_RATE") or 0.10),
+        clv_max_holdout_error=float(env.get("CVW_CLV_MAX_HOLDOUT_ERROR") or 0.15),
+        clv_min_repeat_customers=int(env.get("CVW_CLV_MIN_REPEAT_CUSTOMERS") or 100),
     )

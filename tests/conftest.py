@@ -48,11 +48,11 @@ def demo_sources(data_dir) -> Path:
 def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """The nightly job, in process, exactly as the schedule would launch it."""
     from dagster_project.definitions import defs
-    from dagster_project.defs.orchestration.nightly import NIGHTLY_JOB_NAME, nightly_run_config
+    from dagster_project.defs.orchestration.nightly import NIGHTLY_JOB_NAME
 
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
     return job.execute_in_process(
-        run_config=nightly_run_config(as_of),
+        partition_key=as_of,
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.defs.orchestration.nightly import as_of_for_tick, nightly_run_config
+from dagster_project.defs.orchestration.nightly import as_of_for_tick
 
 
 def test_definitions_load_with_every_stage(manifest):
@@ -39,8 +39,13 @@ def test_definitions_load_with_every_stage(manifest):
     assert schedule.job_name == "nightly"
 
 
-def test_nightly_tick_publishes_the_previous_day():
-    from datetime import datetime
+def test_nightly_tick_publishes_the_previous_day(manifest):
+    from datetime import datetime, timezone
+
+    from dagster_project.definitions import defs
 
     assert as_of_for_tick(datetime(2026, 3, 1, 2, 0)) == "2026-02-28"
-    assert nightly_run_config("2026-02-28") == {"ops": {"dbt_models": {"config": {"as_of_date": "2026-02-28"}}}}
+    schedule = defs().resolve_schedule_def("nightly_schedule")
+    tick = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc))
+    (request,) = schedule.evaluate_tick(tick).run_requests
+    assert request.partition_key == "2026-02-28"

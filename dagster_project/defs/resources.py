@@ -40,6 +40,19 @@ class SourcesResource(dg.ConfigurableResource):
     extract_lookback_days: int = 1
 
 
+class ClvModelResource(dg.ConfigurableResource):
+    """Settings of the CLV model fit and of its blocking holdout check."""
+
+    annual_discount_rate: float = 0.10
+    max_holdout_error: float = 0.15
+    min_repeat_customers: int = 100
+
+    def settings(self):
+        from .models.clv_fit import ClvSettings
+
+        return ClvSettings(self.annual_discount_rate, self.max_holdout_error, self.min_repeat_customers)
+
+
 class ServingResource(dg.ConfigurableResource):
     """The published DuckDB file BI tools read; replaced whole, atomically, on each publication."""
 
@@ -64,6 +77,11 @@ def resources() -> dg.Definitions:
                 extract_lookback_days=settings.extract_lookback_days,
             ),
             "serving": ServingResource(path=_env_or("CVW_SERVING_PATH", str(settings.serving_path))),
+            "clv": ClvModelResource(
+                annual_discount_rate=settings.clv_annual_discount_rate,
+                max_holdout_error=settings.clv_max_holdout_error,
+                min_repeat_customers=settings.clv_min_repeat_customers,
+            ),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         }
     )

@@ -11,7 +11,8 @@ NIGHTLY_JOB_NAME = "nightly"
 nightly_job = dg.define_asset_job(
     name=NIGHTLY_JOB_NAME,
     selection=dg.AssetSelection.all(),
-    description="Extract every source, build and test the marts, run the quality gate, publish.",
+    description="Extract every source, build and test the marts as of the partition's date, fit the CLV "
+    "model, run the quality gate, publish.",
     # One DuckDB file, one writer: the steps run one after the other in one process.
     executor_def=dg.in_process_executor,
 )
@@ -35,15 +36,7 @@ def nightly() -> dg.Definitions:
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext):
         as_of = as_of_for_tick(context.scheduled_execution_time)
-        return dg.RunRequest(
-            run_key=as_of,
-            run_config=nightly_run_config(as_of),
-            tags={"cvw/as_of_date": as_of},
-        )
+        return dg.RunRequest(run_key=as_of, partition_key=as_of)
 
     return dg.Definitions(jobs=[nightly_job], schedules=[nightly_schedule])
 
-
-def nightly_run_config(as_of_date: str | None) -> dict:
-    ops = {"dbt_models": {"config": {"as_of_date": as_of_date}}} if as_of_date else {}
-    return {"ops": ops}

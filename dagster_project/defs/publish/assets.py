@@ -1,13 +1,17 @@
 """Publication: the marts that passed every blocking check, swapped in atomically."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
+from ..partitions import AS_OF_DATES, ONE_DATE_PER_RUN
 from ..resources import ServingResource, WarehouseResource
 from ..transform.project import dbt_project
 from ..transform.translator import WarehouseTranslator, is_published
-from .serving import publish
+from ..models import plots
+from ..models.assets import PLOTS_DIR
+from .serving import plots_dir, publish, publish_plots
 
 
 def published_models() -> dict[str, tuple[dg.AssetKey, str]]:
@@ -30,6 +34,8 @@ def _publication_asset():
     @dg.asset(
         key=dg.AssetKey(["published", "serving_database"]),
         group_name="publish",
+        partitions_def=AS_OF_DATES,
+        backfill_policy=ONE_DATE_PER_RUN,
         kinds={"duckdb"},
         deps=[key for key, _ in models.values()],
         description="The serving DuckDB file BI and frontline tools read (read-only): "
@@ -43,8 +49,10 @@ def _publication_asset():
             Path(serving.path),
             {name: relation for name, (_, relation) in models.items()},
             run_id=context.run_id,
+            as_of_date=date.fromisoformat(context.partition_key),
         )
         context.log.info(f"published {publication.row_counts} as of {publication.as_of_date} to {publication.path}")
+        pictures = publish_plots(Path(warehouse.path).parent / PLOTS_DIR, publication.path)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(publication.path)),
@@ -52,6 +60,8 @@ def _publication_asset():
                 "row_counts": dg.MetadataValue.json(publication.row_counts),
                 "customers": publication.customers,
                 "net_revenue_total": publication.net_revenue_total,
+                "plots": dg.MetadataValue.path(str(plots_dir(publication.path))),
+                **{name: dg.MetadataValue.md(plots.markdown_image(png, name)) for name, png in pictures.items()},
             }
         )
 

@@ -53,11 +53,14 @@ def publish(
     tables: dict[str, str],
     *,
     run_id: str | None,
+    as_of_date: date | None = None,
 ) -> Publication:
     """Copy `tables` ({published name: relation in the warehouse}) into a new serving file.
 
-    The previous file's `publication_log` is carried over and extended with this run.
+    The previous file's `publication_log` is carried over and extended with this run. With
+    `as_of_date`, the tables must have been built as of that date, or nothing is published.
     """
+    expected_as_of = as_of_date
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     staging = serving_path.with_name(f".{serving_path.name}.{run_id or 'manual'}.building")
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
@@ -71,14 +74,15 @@ def publish(
         for name, relation in tables.items():
             con.execute(f"create table main.{name} as select * from warehouse.{relation}")
             counts[name] = con.execute(f"select count(*) from main.{name}").fetchall()[0][0]
+        # Every table carries as_of_date; history tables (clv_model) hold earlier dates too.
         as_of_dates = {
-            row[0]
-            for name in tables
-            for row in con.execute(f"select distinct as_of_date from main.{name}").fetchall()
+            name: con.execute(f"select max(as_of_date) from main.{name}").fetchall()[0][0] for name in tables
         }
-        if len(as_of_dates) != 1:
-            raise ValueError(f"published tables disagree on as_of_date: {sorted(map(str, as_of_dates))}")
-        (as_of_date,) = as_of_dates
+        if len(set(as_of_dates.values())) != 1:
+            raise ValueError(f"published tables disagree on their latest as_of_date: {as_of_dates}")
+        (as_of_date,) = set(as_of_dates.values())
+        if expected_as_of is not None and as_of_date != expected_as_of:
+            raise ValueError(f"the marts were built as of {as_of_date}, not {expected_as_of}: nothing published")
         customers, revenue = con.execute(
             "select count(*), coalesce(sum(net_revenue), 0) from main.customer_value"
         ).fetchall()[0] if "customer_value" in tables else (None, None)
@@ -108,3 +112,30 @@ def publish(
     os.replace(staging, serving_path)
     _fsync_dir(serving_path.parent)
     return Publication(serving_path, as_of_date, published_at, counts, int(customers or 0), float(revenue or 0))
+
+
+def plots_dir(serving_path: Path) -> Path:
+    return serving_path.parent / "plots"
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def publish_plots(model_plots: Path, serving_path: Path) -> dict[str, bytes]:
+    """PNGs next to the published data: the CLV model's, and the value concentration curve
+    drawn from what was just published. Each file is replaced whole."""
+    from ..models.plots import value_concentration_png
+
+    with duckdb.connect(str(serving_path), read_only=True) as con:
+        margin = con.execute("select gross_margin from customer_value where orders_count > 0").fetchnumpy()
+    pictures = {"value_concentration": value_concentration_png(margin["gross_margin"].astype(float))}
+    for png in sorted(model_plots.glob("*.png")) if model_plots.is_dir() else []:
+        pictures[png.stem] = png.read_bytes()
+    target = plots_dir(serving_path)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in pictures.items():
+        _replace_file(target / f"{name}.png", data)
+    return pictures

@@ -1,11 +1,20 @@
-"""The blocking quality gate on the published marts (with the dbt tests, also checks)."""
+"""The blocking quality gate on the published marts: one Great Expectations suite per table.
+
+Every published mart with a suite `expectations/<table>.json` gets a blocking asset check
+`<table>_expectations` (with the dbt tests, also checks); publication waits for all of them.
+A suite names the parameters it needs in `meta.parameters`; their values are computed here,
+from the working database, independently of the models they check.
+"""
+
+from collections.abc import Callable
 
 import dagster as dg
+import duckdb
 
+from ...settings import settings_from_env
+from ..publish.assets import published_models
 from ..resources import WarehouseResource
 from .gx_suites import load_suite, validate
-
-CUSTOMER_VALUE = dg.AssetKey(["marts", "customer_value"])
 
 # Customers resolved straight from raw, independently of the dbt models: accounts created
 # by D, one customer per normalised email, accounts without email on their own.
@@ -15,29 +24,51 @@ from raw.commerce_customers
 where cast(created_at as date) <= ?
 """
 
+PARAMETERS: dict[str, Callable[[duckdb.DuckDBPyConnection, object], int]] = {
+    "resolved_customers": lambda con, as_of: con.execute(RESOLVED_CUSTOMERS_SQL, [as_of]).fetchall()[0][0],
+    "at_risk_customers": lambda con, as_of: con.execute(
+        "select count(*) from marts.customer_value where is_at_risk"
+    ).fetchall()[0][0],
+}
 
-@dg.asset_check(
-    asset=CUSTOMER_VALUE,
-    name="customer_value_expectations",
-    blocking=True,
-    description="Great Expectations suite expectations/customer_value.json: keys, domains, ranges, "
-    "share_of_wallet in [0, 1], one row per resolved customer. Blocks publication on failure.",
-)
-def customer_value_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
-        frame = con.execute("select * from marts.customer_value").fetchdf()
-        as_of = con.execute("select max(as_of_date) from marts.customer_value").fetchall()[0][0]
-        resolved = con.execute(RESOLVED_CUSTOMERS_SQL, [as_of]).fetchall()[0][0] if as_of else 0
-    outcome = validate(frame, load_suite("customer_value"), {"resolved_customers": resolved})
-    return dg.AssetCheckResult(
-        passed=outcome.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=outcome.summary(),
-        metadata={
-            "expectations_evaluated": outcome.evaluated,
-            "expectations_failed": len(outcome.failures),
-            "failures": dg.MetadataValue.json(outcome.failures),
-            "rows": len(frame),
-            "resolved_customers": resolved,
-        },
+
+def suite_check(table: str, asset_key: dg.AssetKey, relation: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset_key,
+        name=f"{table}_expectations",
+        blocking=True,
+        description=f"Great Expectations suite expectations/{table}.json on {relation}. Blocks publication on failure.",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        suite = load_suite(table)
+        with warehouse.connect(read_only=True) as con:
+            frame = con.execute(f"select * from {relation}").fetchdf()
+            as_of = con.execute("select max(as_of_date) from marts.customer_value").fetchall()[0][0]
+            parameters = {name: PARAMETERS[name](con, as_of) for name in suite["meta"].get("parameters", {})}
+        outcome = validate(frame, suite, parameters)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=outcome.summary(),
+            metadata={
+                "expectations_evaluated": outcome.evaluated,
+                "expectations_failed": len(outcome.failures),
+                "failures": dg.MetadataValue.json(outcome.failures),
+                "rows": len(frame),
+                **{f"parameter_{name}": value for name, value in parameters.items()},
+            },
+        )
+
+    return _check
+
+
+@dg.definitions
+def quality_gate() -> dg.Definitions:
+    suites = settings_from_env().expectations_dir
+    return dg.Definitions(
+        asset_checks=[
+            suite_check(table, key, relation)
+            for table, (key, relation) in published_models().items()
+            if (suites / f"{table}.json").exists()
+        ]
     )

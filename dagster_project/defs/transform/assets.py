@@ -8,15 +8,10 @@ from contextlib import contextmanager
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ..partitions import AS_OF_DATES, ONE_DATE_PER_RUN
 from ..resources import WarehouseResource
 from .project import dbt_project
 from .translator import WarehouseTranslator
-
-
-class NightlyConfig(dg.Config):
-    """Run configuration of the transformation."""
-
-    as_of_date: str | None = None  # YYYY-MM-DD; dbt's own default (the run's date) when unset
 
 
 @contextmanager
@@ -40,10 +35,17 @@ def environment(**values: str) -> Iterator[None]:
     dagster_dbt_translator=WarehouseTranslator(),
     # Unit tests check the SQL, not the night's data: they run in CI (`make test`).
     exclude="resource_type:unit_test",
+    # The partition is the as-of date D, handed to dbt as its var `as_of_date`.
+    partitions_def=AS_OF_DATES,
+    backfill_policy=ONE_DATE_PER_RUN,
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: NightlyConfig):
-    args = ["build", "--exclude", "resource_type:unit_test"]
-    if config.as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    # Dagster may split the models into several steps around the CLV model: each step runs
+    # only the tests whose models it built or are built already (buildable), never one on a
+    # model a later step builds.
+    args = [
+        "build", "--exclude", "resource_type:unit_test", "--indirect-selection", "buildable",
+        "--vars", json.dumps({"as_of_date": context.partition_key}),
+    ]
     with environment(CVW_WAREHOUSE_PATH=warehouse.path):
         yield from dbt.cli(args, context=context).stream()

@@ -1,6 +1,7 @@
 """How dbt resources become Dagster assets: keys and groups follow rules, not name lists.
 
-- a source table `raw.<identifier>` is the asset the extraction writes: `raw/<identifier>`;
+- a source table `<schema>.<identifier>` is the asset that writes it: `<schema>/<identifier>`
+  (`raw/...` from the extraction, `clv/...` from the CLV model);
 - a model's key is `<layer>/<name>`, its group the layer folder it lives in
   (`models/staging/...` -> `staging`), so a new model lands in the right place by itself.
 """
@@ -26,7 +27,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["identifier"]])
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
         return dg.AssetKey([model_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ accounts as (
     select
         customer_id,
         nullif(lower(trim(email)), '') as email_normalized,
+        first_name,
         customer_type,
         region,
         created_at
@@ -32,6 +33,7 @@ mapped as (
     select
         customer_id,
         email_normalized,
+        first_name,
         customer_type,
         region,
         created_at,
@@ -48,6 +50,7 @@ final as (
         customer_key,
         customer_id = customer_key as is_key_account,
         email_normalized,
+        first_name,
         customer_type,
         region,
         created_at

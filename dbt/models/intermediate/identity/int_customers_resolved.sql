@@ -1,5 +1,5 @@
 -- One row per customer (customer_key) as of D: who they are and since when.
--- customer_type and region are the key (earliest) account's.
+-- first_name, customer_type and region are the key (earliest) account's.
 
 with accounts as (
     select * from {{ ref('int_accounts_mapped') }}
@@ -17,6 +17,7 @@ account_groups as (
 key_accounts as (
     select
         customer_key,
+        first_name,
         customer_type,
         region
     from accounts
@@ -26,6 +27,7 @@ key_accounts as (
 final as (
     select
         account_groups.customer_key,
+        key_accounts.first_name,
         key_accounts.customer_type,
         key_accounts.region,
         account_groups.customer_since,

@@ -1,5 +1,6 @@
--- Feedback submitted on or before D, per customer: counts, average CSAT, and the NPS of the
--- latest feedback that has one (ties on submitted_at: the largest feedback_id).
+-- Feedback submitted on or before D, per customer: counts, average CSAT, the latest feedback
+-- (its kind and CSAT), and the NPS of the latest feedback that has one (ties on
+-- submitted_at: the largest feedback_id).
 
 with feedback as (
     select * from {{ ref('stg_voice__feedback') }}
@@ -34,6 +35,19 @@ totals as (
     group by customer_key
 ),
 
+latest_feedback as (
+    select
+        customer_key,
+        feedback_kind as latest_feedback_kind,
+        csat as latest_feedback_csat,
+        cast(submitted_at as date) as latest_feedback_date
+    from feedback_to_date
+    qualify row_number() over (
+        partition by customer_key
+        order by submitted_at desc, feedback_id desc
+    ) = 1
+),
+
 nps_answers as (
     select
         customer_key,
@@ -63,6 +77,9 @@ final as (
         totals.complaints_count,
         totals.avg_csat,
         totals.last_submitted_at,
+        latest_feedback.latest_feedback_kind,
+        latest_feedback.latest_feedback_csat,
+        latest_feedback.latest_feedback_date,
         latest_nps.latest_nps,
         latest_nps.latest_nps_at,
         case
@@ -71,6 +88,8 @@ final as (
             when latest_nps.latest_nps >= 0 then 'detractor'
         end as nps_category
     from totals
+    left join latest_feedback
+        on totals.customer_key = latest_feedback.customer_key
     left join latest_nps
         on totals.customer_key = latest_nps.customer_key
 )

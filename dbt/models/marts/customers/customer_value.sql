@@ -1,6 +1,7 @@
 -- customer_value: one row per customer as of D, every metric of docs/metrics.md.
 -- Money is rounded once, here, from the unrounded intermediate sums. Customers without
--- purchases get 0 money and counts, and null dates, tenure, recency and averages.
+-- purchases get 0 money and counts, null dates, tenure, recency, averages and predictions,
+-- and the value segment `prospect`.
 
 with customers as (
     select * from {{ ref('int_customers_resolved') }}
@@ -28,6 +29,14 @@ reviews as (
 
 feedback as (
     select * from {{ ref('int_feedback_summarised') }}
+),
+
+predicted as (
+    select * from {{ ref('int_customers_value_predicted') }}
+),
+
+segments as (
+    select * from {{ ref('int_customers_segmented') }}
 ),
 
 final as (
@@ -67,7 +76,16 @@ final as (
         cast(coalesce(feedback.complaints_count, 0) as integer) as complaints_count,
         cast(feedback.avg_csat as double) as avg_csat,
         cast(feedback.latest_nps as integer) as latest_nps,
-        feedback.nps_category
+        feedback.nps_category,
+        cast(predicted.p_alive as double) as p_alive,
+        cast(predicted.expected_purchases_365d as double) as expected_purchases_365d,
+        {{ to_money('predicted.expected_order_value') }} as expected_order_value,
+        cast(predicted.margin_rate as double) as margin_rate,
+        {{ to_money('predicted.predicted_clv_12m') }} as predicted_clv_12m,
+        segments.value_tier,
+        segments.value_segment,
+        segments.is_at_risk,
+        segments.expected_next_order_date
     from customers
     left join crm
         on customers.customer_key = crm.customer_key
@@ -81,6 +99,10 @@ final as (
         on customers.customer_key = reviews.customer_key
     left join feedback
         on customers.customer_key = feedback.customer_key
+    left join predicted
+        on customers.customer_key = predicted.customer_key
+    left join segments
+        on customers.customer_key = segments.customer_key
 )
 
 select * from final

@@ -1,0 +1,51 @@
+-- at_risk_customers: the customers to call today, as of D: platinum and gold customers with
+-- at least 3 orders whose last purchase is more than twice their own median gap ago, most
+-- valuable first (gross margin to date + predicted_clv_12m), with why.
+
+with customer_value as (
+    select * from {{ ref('customer_value') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
+at_risk as (
+    select
+        customer_value.*,
+        customers.first_name,
+        customer_value.gross_margin + coalesce(customer_value.predicted_clv_12m, 0) as total_value,
+        customer_value.as_of_date - customer_value.expected_next_order_date as days_overdue
+    from customer_value
+    inner join customers
+        on customer_value.customer_key = customers.customer_key
+    where customer_value.is_at_risk
+),
+
+final as (
+    select
+        as_of_date,
+        cast(row_number() over (order by total_value desc, customer_key asc) as integer) as priority,
+        customer_key,
+        first_name,
+        value_tier,
+        value_segment,
+        total_value,
+        gross_margin,
+        predicted_clv_12m,
+        net_revenue,
+        orders_count,
+        last_order_date,
+        recency_days,
+        median_gap_days,
+        expected_next_order_date,
+        cast(days_overdue as integer) as days_overdue,
+        p_alive,
+        'last purchase ' || recency_days || ' days ago, usually every '
+        || cast(round(median_gap_days) as integer) || ' days: ' || days_overdue || ' days overdue'
+        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '') as reason
+    from at_risk
+)
+
+select * from final
+order by priority
