@@ -135,23 +135,30 @@ def summary_text(serving_path: Path) -> str:
     if not serving_path.exists():
         return f"Nothing published yet at {serving_path}."
     with duckdb.connect(str(serving_path), read_only=True) as con:
-        as_of, customers, buyers, revenue, margin = con.execute(
-            "select max(as_of_date), count(*), count(*) filter (orders_count > 0), sum(net_revenue), sum(gross_margin) "
-            "from customer_value"
+        as_of, customers, buyers, revenue, margin, predicted, at_risk = con.execute(
+            "select max(as_of_date), count(*), count(*) filter (orders_count > 0), sum(net_revenue), "
+            "sum(gross_margin), sum(predicted_clv_12m), count(*) filter (is_at_risk) from customer_value"
         ).fetchall()[0]
         tables = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
         publications = con.execute("select count(*) from publication_log").fetchall()[0][0]
+        model = con.execute(
+            "select status, bgnbd_customers, holdout_error from clv_model where as_of_date = ?", [as_of]
+        ).fetchall() if "clv_model" in tables else []
+    status, fitted, holdout_error = model[0] if model else ("not published", None, None)
+    fit = f"{status}" + (f" on {fitted:,} customers" if fitted else "") + (
+        f", holdout error {holdout_error:.1%}" if holdout_error is not None else "")
     return "\n".join(
         [
             f"Published customer value as of {as_of}",
-            f"  customers:        {customers:,} ({buyers:,} with purchases)",
+            f"  customers:        {customers:,} ({buyers:,} with purchases, {at_risk:,} at risk)",
             f"  net revenue:      {revenue:,.2f}",
             f"  gross margin:     {margin:,.2f} (historical CLV)",
+            f"  predicted margin: {predicted or 0:,.2f} over the next 12 months (CLV model {fit})",
             f"  tables:           {', '.join(tables)}",
             f"  publications:     {publications} (see publication_log)",
-            f"  serving database: {serving_path}",
+            f"  serving database: {serving_path} (plots in {serving_path.parent / 'plots'})",
             "Open it read-only, e.g.:",
-            f"  python -c \"import duckdb; print(duckdb.connect('{serving_path}', read_only=True).sql('from customer_value limit 5'))\"",
+            f"  python -c \"import duckdb; print(duckdb.connect('{serving_path}', read_only=True).sql('from at_risk_customers limit 5'))\"",
             f"  duckdb -readonly {serving_path}    (DuckDB CLI, if installed)",
         ]
     )

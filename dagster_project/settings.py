@@ -32,6 +32,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_CLV_HOLDOUT_DAYS": "length of the CLV holdout period in days (default 180)",
     "CVW_CLV_MAX_HOLDOUT_ERROR": "largest relative holdout error that still publishes predictions (default 0.15)",
     "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 100)",
+    "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of Poisson noise for small data (default 3)",
 }
 
 
@@ -50,6 +51,7 @@ class Settings:
     clv_annual_discount_rate: float = 0.10
     clv_max_holdout_error: float = 0.15
     clv_min_repeat_customers: int = 100
+    clv_holdout_noise_sigmas: float = 3.0
 
     @property
     def sources_dir(self) -> Path:
@@ -94,4 +96,5 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         clv_annual_discount_rate=float(env.get("CVW_CLV_ANNUAL_DISCOUNT_RATE") or 0.10),
         clv_max_holdout_error=float(env.get("CVW_CLV_MAX_HOLDOUT_ERROR") or 0.15),
         clv_min_repeat_customers=int(env.get("CVW_CLV_MIN_REPEAT_CUSTOMERS") or 100),
+        clv_holdout_noise_sigmas=float(env.get("CVW_CLV_HOLDOUT_NOISE_SIGMAS") or 3.0),
     )

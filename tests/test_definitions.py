@@ -16,19 +16,30 @@ def test_definitions_load_with_every_stage(manifest):
         "raw/commerce_products", "raw/commerce_fx_rates", "raw/crm_accounts", "raw/referrals_referrals",
         "raw/voice_reviews", "raw/voice_feedback",
         "staging/stg_commerce__orders", "marts/customer_value", "published/serving_database",
+        "intermediate/int_customers_rfm_summarised", "clv/model_fits", "clv/purchase_predictions",
+        "marts/customer_cards", "marts/at_risk_customers", "marts/value_segment_summary", "marts/clv_model",
     }
     assert expected <= keys
     groups = {graph.get(dg.AssetKey.from_user_string(k)).group_name for k in expected}
-    assert {"ingest", "staging", "marts", "publish"} <= groups
+    assert {"ingest", "staging", "intermediate", "models", "marts", "publish"} <= groups
 
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
-    assert ("marts/customer_value", "customer_value_expectations") in checks
+    assert ("clv/model_fits", "clv_fit_reliable") in checks
+    # every published table has its blocking Great Expectations suite
+    published = {k for k in keys if k.startswith("marts/")}
+    assert {(k, f"{k.split('/')[1]}_expectations") for k in published} <= checks
+    assert len(published) >= 6
     # dbt data tests surface as asset checks too
     assert any(name.startswith("unique_customer_value_customer_key") for key, name in checks if key == "marts/customer_value")
 
     # Publication depends on every published mart, so a blocking check on one holds it back.
     serving = graph.get(dg.AssetKey(["published", "serving_database"]))
-    assert dg.AssetKey(["marts", "customer_value"]) in serving.parent_keys
+    assert {dg.AssetKey.from_user_string(k) for k in published} <= serving.parent_keys
+    # the CLV model sits between dbt models: it reads dbt's RFM summary, dbt reads its predictions
+    fits = graph.get(dg.AssetKey(["clv", "model_fits"]))
+    assert dg.AssetKey(["intermediate", "int_customers_rfm_summarised"]) in fits.parent_keys
+    assert dg.AssetKey(["staging", "stg_clv__model_fits"]) in fits.child_keys
+    assert graph.get(dg.AssetKey(["marts", "customer_value"])).partitions_def is not None
 
     job = definitions.resolve_job_def("nightly")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= expected - {
@@ -45,7 +56,11 @@ def test_nightly_tick_publishes_the_previous_day(manifest):
     from dagster_project.definitions import defs
 
     assert as_of_for_tick(datetime(2026, 3, 1, 2, 0)) == "2026-02-28"
-    schedule = defs().resolve_schedule_def("nightly_schedule")
-    tick = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc))
+    definitions = defs()
+    schedule = definitions.resolve_schedule_def("nightly_schedule")
+    tick = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc),
+        repository_def=definitions.get_repository_def(),
+    )
     (request,) = schedule.evaluate_tick(tick).run_requests
     assert request.partition_key == "2026-02-28"

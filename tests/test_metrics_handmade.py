@@ -15,8 +15,13 @@ from .conftest import query, run_nightly
 AS_OF = "2024-06-30"
 
 
-@pytest.fixture
-def handmade_run(tmp_path, monkeypatch, manifest):
+@pytest.fixture(scope="module")
+def handmade_run(tmp_path_factory, manifest):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _run_handmade(tmp_path_factory.mktemp("handmade"), monkeypatch)
+
+
+def _run_handmade(tmp_path, monkeypatch):
     db = handmade.write_commerce(tmp_path / "commerce.sqlite")
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -56,7 +61,14 @@ def handmade_run(tmp_path, monkeypatch, manifest):
         tmp_path / "serving.duckdb",
         "select column_name from duckdb_columns() where table_name = 'customer_value' and column_name <> 'as_of_date' order by column_index",
     )]
-    return {row[0]: dict(zip(columns, row)) for row in rows}
+    customers = {row[0]: dict(zip(columns, row)) for row in rows}
+    cards = query(tmp_path / "serving.duckdb", "select customer_key, first_name, lifetime_net_revenue, "
+                  "value_tier, usual_gap_days, latest_feedback_kind, latest_feedback_date from customer_cards")
+    for key, *card in cards:
+        customers[key]["card"] = tuple(card)
+    customers["_clv_model"] = query(tmp_path / "serving.duckdb", "select status, problems from clv_model")
+    customers["_at_risk"] = query(tmp_path / "serving.duckdb", "select count(*) from at_risk_customers")[0][0]
+    return customers
 
 
 def money(value: str) -> Decimal:
@@ -64,7 +76,7 @@ def money(value: str) -> Decimal:
 
 
 def test_metrics_equal_values_computed_by_hand(handmade_run):
-    customers = handmade_run
+    customers = {k: v for k, v in handmade_run.items() if not k.startswith("_")}
     # C1 and C2 share Ann's email: one customer, keyed by the earlier account. C4 has no email.
     assert sorted(customers) == ["C1", "C3", "C4"]
 
@@ -105,3 +117,24 @@ def test_metrics_equal_values_computed_by_hand(handmade_run):
     assert (cy["orders_count"], cy["net_revenue"], cy["gross_margin"]) == (0, 0, 0)
     assert (cy["first_order_date"], cy["tenure_days"], cy["recency_days"], cy["average_order_value"]) == (None, None, None, None)
     assert (cy["wallet_method"], cy["wallet_estimate"], cy["share_of_wallet"]) == ("unknown", None, None)
+
+
+def test_predictions_and_segments_by_hand(handmade_run):
+    """One repeat customer is too few to fit the CLV model: predictions stay null, and the
+    segments follow from margins and wallets alone."""
+    ann, bob, cy = handmade_run["C1"], handmade_run["C3"], handmade_run["C4"]
+    ((status, problems),) = handmade_run["_clv_model"]
+    assert status == "skipped" and "no model fitted" in problems
+    assert all(c["p_alive"] is None and c["predicted_clv_12m"] is None for c in (ann, bob, cy))
+    # margin rate: 60 / 128 for Ann, 12 / 24 for Bob; Cy has no purchases: the population rate 72 / 152
+    assert float(ann["margin_rate"]) == pytest.approx(60 / 128) and float(bob["margin_rate"]) == pytest.approx(0.5)
+    # tiers by gross margin (no prediction): Ann (60) percent rank 0 -> platinum, Bob (12) rank 1 -> bronze
+    assert (ann["value_tier"], bob["value_tier"], cy["value_tier"]) == ("platinum", "bronze", None)
+    # nobody is most valuable without predictions; growth: Bob 976 x 0.5 = 488 beats Ann 372 x 60/128
+    assert (ann["value_segment"], bob["value_segment"], cy["value_segment"]) == ("maintain", "most_growable", "prospect")
+    # Ann: 2 orders, so not at risk; her next order was due 2024-03-05 + 55 days
+    assert not any(c["is_at_risk"] for c in (ann, bob, cy)) and handmade_run["_at_risk"] == 0
+    assert ann["expected_next_order_date"] == date(2024, 4, 29) and bob["expected_next_order_date"] is None
+    # the cards greet by first name, and show the latest feedback (B3 on 2024-06-01; B4 is after D)
+    assert ann["card"][:4] == ("Ann", money("128.00"), "platinum", 55.0)
+    assert bob["card"][4:] == ("suggestion", date(2024, 6, 1))

@@ -46,11 +46,14 @@ class ClvModelResource(dg.ConfigurableResource):
     annual_discount_rate: float = 0.10
     max_holdout_error: float = 0.15
     min_repeat_customers: int = 100
+    holdout_noise_sigmas: float = 3.0
 
     def settings(self):
         from .models.clv_fit import ClvSettings
 
-        return ClvSettings(self.annual_discount_rate, self.max_holdout_error, self.min_repeat_customers)
+        return ClvSettings(
+            self.annual_discount_rate, self.max_holdout_error, self.min_repeat_customers, self.holdout_noise_sigmas
+        )
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -81,6 +84,7 @@ def resources() -> dg.Definitions:
                 annual_discount_rate=settings.clv_annual_discount_rate,
                 max_holdout_error=settings.clv_max_holdout_error,
                 min_repeat_customers=settings.clv_min_repeat_customers,
+                holdout_noise_sigmas=settings.clv_holdout_noise_sigmas,
             ),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         }

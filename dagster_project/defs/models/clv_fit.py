@@ -86,8 +86,12 @@ create table if not exists {SCHEMA}.model_fits (
 @dataclass(frozen=True)
 class ClvSettings:
     annual_discount_rate: float = 0.10
-    max_holdout_error: float = 0.15  # |predicted − actual| / actual holdout purchases
+    # Largest |predicted − actual| / actual holdout purchases; for small populations the
+    # bound widens to `holdout_noise_sigmas` standard deviations of Poisson noise on the
+    # actual count, so that chance alone never blocks a publication.
+    max_holdout_error: float = 0.15
     min_repeat_customers: int = 100  # fewer customers with a repeat purchase: no fit
+    holdout_noise_sigmas: float = 3.0
 
 
 @dataclass
@@ -102,6 +106,12 @@ class Holdout:
     @property
     def error(self) -> float | None:
         return abs(self.predicted - self.actual) / self.actual if self.actual else None
+
+    def allowed_error(self, settings: "ClvSettings") -> float:
+        """The relative error tolerated: the configured bound, or sampling noise when larger."""
+        sigmas = settings.holdout_noise_sigmas
+        noise = sigmas / np.sqrt(self.actual) if self.actual else float("inf")
+        return max(settings.max_holdout_error, noise)
 
 
 @dataclass
@@ -265,9 +275,11 @@ def fit_clv(
         outcome.problems.append("holdout check skipped: too little history before the holdout period (warning)")
     elif not holdout.fit.converged:
         outcome.problems.append(f"holdout BG/NBD refit did not converge: {holdout.fit.message}")
-    elif holdout.error is not None and holdout.error > settings.max_holdout_error:
+    elif holdout.error is not None and holdout.error > holdout.allowed_error(settings):
         outcome.problems.append(
-            f"holdout error {holdout.error:.1%} exceeds CVW_CLV_MAX_HOLDOUT_ERROR {settings.max_holdout_error:.1%}: "
+            f"holdout error {holdout.error:.1%} exceeds the bound {holdout.allowed_error(settings):.1%} "
+            f"(CVW_CLV_MAX_HOLDOUT_ERROR {settings.max_holdout_error:.1%}, or "
+            f"{settings.holdout_noise_sigmas:g} sigma of noise): "
             f"predicted {holdout.predicted:,.0f} purchases in the {holdout.days} days after {holdout.start_date}, "
             f"actual {holdout.actual:,}"
         )
@@ -307,7 +319,7 @@ def _fit_record(outcome: ClvOutcome, settings: ClvSettings, run_id: str | None, 
         "holdout_predicted_purchases": ho.predicted if hf else None,
         "holdout_actual_purchases": ho.actual if ho else None,
         "holdout_error": ho.error if hf else None,
-        "holdout_max_error": settings.max_holdout_error,
+        "holdout_max_error": ho.allowed_error(settings) if hf else settings.max_holdout_error,
         "fit_seconds": outcome.seconds,
         "fitted_at": fitted_at,
         "run_id": run_id,

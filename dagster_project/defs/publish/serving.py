@@ -74,10 +74,12 @@ def publish(
         for name, relation in tables.items():
             con.execute(f"create table main.{name} as select * from warehouse.{relation}")
             counts[name] = con.execute(f"select count(*) from main.{name}").fetchall()[0][0]
-        # Every table carries as_of_date; history tables (clv_model) hold earlier dates too.
+        # Every table carries as_of_date; history tables (clv_model) hold earlier dates too,
+        # and an empty table (nobody at risk today) none.
         as_of_dates = {
             name: con.execute(f"select max(as_of_date) from main.{name}").fetchall()[0][0] for name in tables
         }
+        as_of_dates = {name: value for name, value in as_of_dates.items() if value is not None}
         if len(set(as_of_dates.values())) != 1:
             raise ValueError(f"published tables disagree on their latest as_of_date: {as_of_dates}")
         (as_of_date,) = set(as_of_dates.values())

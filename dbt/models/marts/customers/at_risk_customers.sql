@@ -30,7 +30,7 @@ final as (
         first_name,
         value_tier,
         value_segment,
-        total_value,
+        cast(total_value as decimal(18, 2)) as total_value,
         gross_margin,
         predicted_clv_12m,
         net_revenue,
