@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 from dagster_project.defs.transform.project import dbt_executable
 from dagster_project.settings import DBT_PROJECT_DIR, settings_from_env
@@ -22,3 +24,15 @@ def test_dbt_unit_tests_pass(published):
     assert " PASS=" in completed.stdout and "ERROR=0" in completed.stdout
     passed = int(completed.stdout.rsplit(" PASS=", 1)[1].split()[0])
     assert passed >= 10  # every metric rule with an edge has its unit test
+
+
+def test_dbt_models_pass_sqlfluff(tmp_path):
+    """The style of the SQL (lowercase, trailing commas, explicit aliases, …) is checked, not hoped for."""
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("sqlfluff")), "lint", "dbt/models", "--disable-progress-bar"],
+        cwd=DBT_PROJECT_DIR.parent,
+        env={**os.environ, "CVW_WAREHOUSE_PATH": str(tmp_path / "lint.duckdb")},
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]

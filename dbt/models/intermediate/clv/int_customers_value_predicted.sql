@@ -32,7 +32,10 @@ population as (
             greatest(0, least(1, cast(sum(gross_margin) as double) / nullif(cast(sum(net_revenue) as double), 0))),
             0
         ) as population_margin_rate,
-        (select max(model_fits.population_order_value) from model_fits) as population_order_value
+        (
+            select max(model_fits.population_order_value) as population_order_value
+            from model_fits
+        ) as population_order_value
     from purchases
 ),
 

@@ -35,17 +35,27 @@ totals as (
     group by customer_key
 ),
 
+feedback_ranked as (
+    select
+        customer_key,
+        feedback_kind,
+        csat,
+        submitted_at,
+        row_number() over (
+            partition by customer_key
+            order by submitted_at desc, feedback_id desc
+        ) as recency_rank
+    from feedback_to_date
+),
+
 latest_feedback as (
     select
         customer_key,
         feedback_kind as latest_feedback_kind,
         csat as latest_feedback_csat,
         cast(submitted_at as date) as latest_feedback_date
-    from feedback_to_date
-    qualify row_number() over (
-        partition by customer_key
-        order by submitted_at desc, feedback_id desc
-    ) = 1
+    from feedback_ranked
+    where recency_rank = 1
 ),
 
 nps_answers as (
