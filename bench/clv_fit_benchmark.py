@@ -7,7 +7,8 @@ Simulates N customers (days as the time unit) from known parameters, times our f
 prediction pass on all of them, then fits lifetimes' BetaGeoFitter / GammaGammaFitter and ours
 on the same first M customers (customers are i.i.d., so a prefix is a random sample) and compares
 time and parameters. Every time is the best of R runs (wall clock), for both libraries alike.
-lifetimes is optional (`pip install lifetimes`); without it only our figures are printed.
+lifetimes is optional (`pip install "lifetimes==0.11.3" "autograd>=1.7"`); without it only our
+figures are printed.
 Results: BENCHMARKS.md, "CLV model fit (BG/NBD + Gamma-Gamma) vs lifetimes".
 """
 

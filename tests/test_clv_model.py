@@ -390,3 +390,112 @@ def test_large_population_is_fast():
     assert fit.converged and fit.n_rows < len(x)
     clv = predicted_clv_12m(fit, x, t_x, T, 30.0, 0.3)
     assert clv.shape == x.shape and np.all(np.isfinite(clv)) and np.all(clv >= 0)
+
+
+# ------------------------------------------------------------------ fast paths of the fit
+
+
+def test_grouping_helpers_match_numpy_unique():
+    from dagster_project.clv.rfm import factorize, group_index, sorted_rows
+
+    rng = np.random.default_rng(21)
+    for values in (rng.integers(-5, 5, 300), rng.integers(0, 10**9, 50), rng.normal(size=200), np.r_[0.0, 7.0, 7.0, 2.0]):
+        distinct, codes = factorize(values)
+        ref_distinct, ref_codes = np.unique(values, return_inverse=True)
+        np.testing.assert_array_equal(distinct, ref_distinct)
+        np.testing.assert_array_equal(codes, ref_codes.reshape(-1))
+    x, t_x, T = random_rfm(500, seed=22)
+    first, inverse = group_index(x, t_x, T)
+    rows = np.column_stack([x, t_x, T])
+    ref_rows, ref_inverse = np.unique(rows, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(rows[first], ref_rows)  # groups in lexicographic order
+    np.testing.assert_array_equal(inverse, ref_inverse.reshape(-1))
+    # sorted_rows: unit and general weights, and the lexsort path when one int64 key cannot hold a row
+    codes = [rng.integers(0, 4, 400), rng.integers(0, 6, 400)]
+    key = codes[0] * 6 + codes[1]
+    ref_keys, ref_inverse = np.unique(key, return_inverse=True)
+    for weights in (np.ones(400), rng.integers(1, 5, 400).astype(float)):
+        for sizes in ((4, 6), (2**40, 2**40)):
+            (c0, c1), w = sorted_rows(codes, sizes, weights)
+            np.testing.assert_array_equal(c0 * 6 + c1, ref_keys)
+            np.testing.assert_allclose(w, np.bincount(ref_inverse.reshape(-1), weights=weights))
+            (c0, c1), w = sorted_rows(codes, sizes, weights, merge=False)
+            assert len(w) == 400 and np.all(np.diff(c0 * 6 + c1) >= 0) and w.sum() == weights.sum()
+
+
+def test_fast_likelihood_at_extreme_rows_and_parameters():
+    """The fit's log(c + q) form against the log-sum-exp reference where one of the two terms
+    of L underflows: many purchases long ago, or a / (b + x - 1) tiny or huge."""
+    x = np.array([1, 2, 300, 300, 40, 1, 5, 0], dtype=float)
+    t_x = np.array([1, 700, 1, 990, 2, 1000, 3, 0], dtype=float)
+    T = np.array([1000, 700, 1000, 1000, 1000, 1000, 1000, 50], dtype=float)
+    w = np.arange(1.0, 9.0)
+    data = _BgNbdData(x, t_x, T, w)
+    for params in [(5.0, 0.01, 1e-6, 1e6), (0.01, 1e4, 1e5, 1e-5)]:
+        value, _ = data.neg_mean_ll_and_grad(np.array(params))
+        ref = float(w @ bgnbd_log_likelihood(*params, x, t_x, T))
+        assert np.isfinite(ref) and -value * w.sum() == pytest.approx(ref, rel=1e-11)
+    # gradient: less extreme values, where scipy's betaln (absolute error ~1e-9 at b = 1e6) does
+    # not limit the finite differences
+    for params in [(0.35, 10.8, 0.79, 2.49), (5.0, 0.01, 1e-4, 1e3), (0.01, 1e4, 1e3, 1e-3), (50.0, 2.0, 3.0, 0.05)]:
+        theta = np.array(params)
+        value, grad = data.neg_mean_ll_and_grad(theta)
+        ref = float(w @ bgnbd_log_likelihood(*params, x, t_x, T))
+        assert -value * w.sum() == pytest.approx(ref, rel=1e-11)
+        # in log-parameters, as the optimiser sees it (absolute steps stay well above rounding)
+        phi = np.log(theta)
+        numeric = np.zeros(4)
+        for i in range(4):
+            up, down = phi.copy(), phi.copy()
+            up[i] += 1e-5
+            down[i] -= 1e-5
+            numeric[i] = (data.neg_mean_ll_and_grad(np.exp(up))[0] - data.neg_mean_ll_and_grad(np.exp(down))[0]) / 2e-5
+        np.testing.assert_allclose(grad * theta, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def large_population():
+    rng = np.random.default_rng(23)
+    T = rng.integers(1, 1096, 200_000).astype(float)
+    x, t_x, _ = simulate_bgnbd(*TRUE, T, rng)
+    t_x = np.where(x > 0, np.clip(np.ceil(t_x), 1, T), 0.0)
+    nu = rng.gamma(GG_TRUE[1], 1 / GG_TRUE[2], len(x))
+    pos = x > 0
+    m = rng.gamma(GG_TRUE[0] * x[pos], 1 / (nu[pos] * x[pos]))
+    return x, t_x, T, m
+
+
+def test_pilot_start_gives_the_same_fit(large_population, monkeypatch):
+    """Large fits start from a fit on a sample of the rows; the estimates must not depend on it."""
+    from dagster_project.clv import _optim
+
+    x, t_x, T, m = large_population
+    pos = x > 0
+    assert _optim.pilot_step(fit_bgnbd(x, t_x, T).n_rows) and _optim.pilot_step(int(pos.sum()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        piloted = fit_bgnbd(x, t_x, T), fit_gamma_gamma(x[pos], m)
+        monkeypatch.setattr(_optim, "PILOT_MIN_ROWS", 10**12)
+        direct = fit_bgnbd(x, t_x, T), fit_gamma_gamma(x[pos], m)
+    for a, b in zip(piloted, direct):
+        assert a.converged and b.converged
+        assert a.iterations < b.iterations  # the point of the pilot
+        for name, value in a.params.items():
+            assert value == pytest.approx(b.params[name], rel=1e-6)
+        assert a.log_likelihood == pytest.approx(b.log_likelihood, rel=1e-12)
+
+
+def test_gamma_gamma_skips_grouping_only_when_it_cannot_pay():
+    from dagster_project.clv.gamma_gamma import _grouping_pays
+
+    rng = np.random.default_rng(24)
+    continuous = rng.gamma(2.0, 20.0, 1000)
+    assert not _grouping_pays(continuous)
+    assert _grouping_pays(np.round(continuous / 10) * 10)
+    # both paths give the same fit
+    x = rng.integers(1, 6, 3000).astype(float)
+    m = 1 + np.round(rng.gamma(2.0, 20.0, 3000))
+    grouped = fit_gamma_gamma(x, m)
+    ungrouped = fit_gamma_gamma(x, m * (1 + 1e-13 * rng.uniform(0.5, 1, 3000)))  # all distinct
+    for name, value in grouped.params.items():
+        assert value == pytest.approx(ungrouped.params[name], rel=1e-6)

@@ -8,8 +8,8 @@ repeat purchases, the last at t_x, observed over (0, T]:
         * [ (alpha+T)^-(r+x) + [x > 0] a/(b+x-1) (alpha+t_x)^-(r+x) ]
 
 The fit works on log L summed over customers (with integer weights for identical rows),
-computed in log space with logaddexp and an analytic gradient, optimised over the
-log-parameters with L-BFGS-B.
+computed in log space with an analytic gradient, optimised over the log-parameters with BFGS
+(see _optim; large fits first fit a sample of the rows to find a good start).
 
 Predictions use P(alive) * H(t; x, T), where H is the expected number of purchases in
 (T, T+t] of a customer alive at T:
@@ -23,13 +23,15 @@ argument always lies in [0, 1) and its first parameter does not grow with x.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from ._optim import minimize_log_params
-from .rfm import as_rfm, as_weights, compress, group_index
+from ._numeric import dot
+from ._optim import minimize_log_params, pilot_step
+from .rfm import as_rfm, as_weights, factorize, group_index, sorted_rows
 
 __all__ = [
     "BgNbdFit",
@@ -94,26 +96,56 @@ class _BgNbdData:
 
     Terms that depend only on x (gamma/beta functions) are computed once per distinct x;
     logs of alpha+T and alpha+t_x once per distinct T and t_x; customers with x = 0 are
-    aggregated per distinct T. Per row only a softplus/sigmoid pair remains.
+    aggregated per distinct T. Rows with x > 0 are sorted by (x, T, t_x) and identical ones
+    merged, their weights summed (unless ``merge_rows=False``).
+
+    For x > 0 the fit writes log L = common(x) - (r+x) log(alpha+t_x) + log(c + q) with
+    c = a/(b+x-1) and q = ((alpha+t_x)/(alpha+T))^(r+x) in (0, 1]: both terms of the sum are
+    positive, so the log needs no log-sum-exp guard, and -(r+x) log(alpha+t_x) sums per
+    distinct t_x. Per row there remain one exp, one log and a division, done in blocks that
+    fit in the CPU cache, into preallocated buffers.
     """
 
-    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray):
-        self.total_weight = float(w.sum())
-        self.n_rows = len(x)
-        ux, xi = np.unique(x, return_inverse=True)
-        self.ux = ux
-        self.Wx = np.bincount(xi, weights=w, minlength=len(ux))
-        zero = x == 0
-        self.uT0, Ti0 = np.unique(T[zero], return_inverse=True)
-        self.W0 = np.bincount(Ti0, weights=w[zero], minlength=len(self.uT0))
-        pos = ~zero
-        xp, txp, Tp = x[pos], t_x[pos], T[pos]
-        self.w = w[pos]
-        self.xk = xp
-        self.uxp, self.xi = np.unique(xp, return_inverse=True)
-        self.uT, self.Ti = np.unique(Tp, return_inverse=True)
-        self.utx, self.ti = np.unique(txp, return_inverse=True)
-        self.wx = self.w * xp
+    BLOCK = 16_384  # rows per block of the per-row pass (4 buffers of 128 kB)
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray, *, merge_rows: bool = True):
+        self.ux, x_code = factorize(x)
+        self.uT, T_code = factorize(T)
+        self.utx, t_code = factorize(t_x)
+        (x_code, T_code, t_code), w = sorted_rows(
+            (x_code, T_code, t_code), (len(self.ux), len(self.uT), len(self.utx)), w, merge=merge_rows
+        )
+        # rows are sorted by x: the x = 0 ones (if any) come first and aggregate per T
+        n0 = int(np.searchsorted(x_code, 1)) if self.ux[0] == 0 else 0
+        self.W0 = np.bincount(T_code[:n0], weights=w[:n0], minlength=len(self.uT))
+        # x > 0 rows index the tables of the distinct positive x (self.ux without its 0)
+        self.uxp = self.ux[self.ux > 0]
+        self.x_idx = x_code[n0:] - (len(self.ux) - len(self.uxp))
+        self.T_idx, self.t_idx, self.w = T_code[n0:], t_code[n0:], w[n0:]
+        # rows evaluated: x = 0 ones count once per distinct T when merged
+        self.n_rows = len(self.w) + int(np.count_nonzero(self.W0)) if merge_rows else len(x)
+        self._aggregate()
+        self._buffers = np.empty((4, min(self.BLOCK, len(self.w))))
+
+    def _aggregate(self) -> None:
+        """Weights per distinct x (all rows), per distinct positive x and per distinct t_x."""
+        self.Wp = np.bincount(self.x_idx, weights=self.w, minlength=len(self.uxp))
+        self.Wx = np.concatenate([[self.W0.sum()], self.Wp]) if len(self.ux) > len(self.uxp) else self.Wp
+        self.total_weight = float(self.Wx.sum())
+        self.Wt = np.bincount(self.t_idx, weights=self.w, minlength=len(self.utx))
+        self.WXt = np.bincount(self.t_idx, weights=self.w * self.uxp[self.x_idx], minlength=len(self.utx))
+
+    def thinned(self, step: int) -> "_BgNbdData":
+        """The likelihood of a sample: every step-th x > 0 row (rows are sorted by x, T, t_x,
+        so the sample is stratified) and the x = 0 customers with their weights scaled by the
+        same sampling fraction. For the pilot fit; a self-contained weighted data set, so its
+        value and gradient stay consistent and its maximum exists."""
+        sub = copy.copy(self)
+        rows = slice(step // 2, None, step)
+        sub.x_idx, sub.T_idx, sub.t_idx, sub.w = self.x_idx[rows], self.T_idx[rows], self.t_idx[rows], self.w[rows]
+        sub.W0 = self.W0 * (sub.w.sum() / self.w.sum())
+        sub._aggregate()
+        return sub
 
     def neg_mean_ll_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = theta
@@ -121,40 +153,58 @@ class _BgNbdData:
         ux, Wx = self.ux, self.Wx
         ln_alpha = np.log(alpha)
         # terms depending on x only
-        ll = Wx @ (gammaln(r + ux) + betaln(a, b + ux)) + W * (-gammaln(r) + r * ln_alpha - betaln(a, b))
+        ll = dot(Wx, gammaln(r + ux) + betaln(a, b + ux)) + W * (-gammaln(r) + r * ln_alpha - betaln(a, b))
         psi_abx = digamma(a + b + ux)
-        g_r = Wx @ digamma(r + ux) + W * (ln_alpha - digamma(r))
+        g_r = dot(Wx, digamma(r + ux)) + W * (ln_alpha - digamma(r))
         g_alpha = W * r / alpha
-        g_a = W * digamma(a + b) - Wx @ psi_abx
-        g_b = Wx @ (digamma(b + ux) - psi_abx) - W * (digamma(b) - digamma(a + b))
-        # x = 0: log L = common - r log(alpha + T)
-        if len(self.uT0):
-            lt0 = np.log(alpha + self.uT0)
-            s = self.W0 @ lt0
-            ll -= r * s
-            g_r -= s
-            g_alpha -= r * (self.W0 @ (1.0 / (alpha + self.uT0)))
-        # x > 0: log L = common + u3 + softplus(u4 - u3)
-        if self.n_rows and len(self.xk):
-            inv_T = 1.0 / (alpha + self.uT)
-            inv_tx = 1.0 / (alpha + self.utx)
-            LT = np.log(alpha + self.uT)[self.Ti]
-            Ltx = np.log(alpha + self.utx)[self.ti]
-            ldx = (np.log(a) - np.log(b + self.uxp - 1.0))[self.xi]
-            k = r + self.xk
-            gap = LT - Ltx  # >= 0
-            d = ldx + k * gap  # u4 - u3
-            e = np.exp(-np.abs(d))
-            softplus = np.maximum(d, 0.0) + np.log1p(e)
-            w4 = np.where(d >= 0, 1.0 / (1.0 + e), e / (1.0 + e))  # weight of the t_x term
-            w = self.w
-            ll += w @ (softplus - k * LT)
-            g_r += w @ (w4 * gap - LT)
-            wk = w * k
-            g_alpha -= wk @ ((1.0 - w4) * inv_T[self.Ti] + w4 * inv_tx[self.ti])
-            ww4 = w * w4
-            g_a += ww4.sum() / a
-            g_b -= np.bincount(self.xi, weights=ww4, minlength=len(self.uxp)) @ (1.0 / (b + self.uxp - 1.0))
+        g_a = W * digamma(a + b) - dot(Wx, psi_abx)
+        g_b = dot(Wx, digamma(b + ux) - psi_abx) - W * (digamma(b) - digamma(a + b))
+        # -(r + x) log(alpha + T) for x = 0, -(r + x) log(alpha + t_x) for x > 0
+        LT, inv_T = np.log(alpha + self.uT), 1.0 / (alpha + self.uT)
+        Ltx, inv_tx = np.log(alpha + self.utx), 1.0 / (alpha + self.utx)
+        s_L = dot(self.W0, LT) + dot(self.Wt, Ltx)
+        ll -= r * s_L + dot(self.WXt, Ltx)
+        g_r -= s_L
+        g_alpha -= r * (dot(self.W0, inv_T) + dot(self.Wt, inv_tx)) + dot(self.WXt, inv_tx)
+        # x > 0: + log(c + q) per row, c = a / (b + x - 1), q = exp((r + x) lr), where
+        # lr = log((alpha + t_x) / (alpha + T)). With pi = q / (c + q) its derivatives are
+        # d/dr = pi lr, d/dalpha = pi (r + x) dlr/dalpha, d/da = (1 - pi) / a and
+        # d/db = -(1 - pi) / (b + x - 1). Summed over the rows block by block: w log(c + q),
+        # w pi lr, w pi, w pi / (b + x - 1) and w pi (r + x) dlr/dalpha.
+        k = r + self.uxp
+        c = a / (b + self.uxp - 1.0)
+        inv_b = 1.0 / (b + self.uxp - 1.0)
+        s_log = s_png = s_p = s_pb = s_pkd = 0.0
+        for lo in range(0, len(self.w), self.BLOCK):
+            hi = lo + self.BLOCK
+            xi, Ti, ti, w = self.x_idx[lo:hi], self.T_idx[lo:hi], self.t_idx[lo:hi], self.w[lo:hi]
+            lr, kk, q, s = (buf[: len(w)] for buf in self._buffers)
+            # mode="clip" only to skip the buffered bounds check of mode="raise": indices are valid
+            np.take(Ltx, ti, out=lr, mode="clip")
+            np.take(LT, Ti, out=s, mode="clip")
+            lr -= s  # log((alpha + t_x) / (alpha + T)) <= 0
+            np.take(k, xi, out=kk, mode="clip")
+            np.multiply(kk, lr, out=q)
+            np.exp(q, out=q)  # q = ((alpha + t_x) / (alpha + T))^(r + x)
+            np.take(c, xi, out=s, mode="clip")
+            s += q
+            q /= s  # pi: the share of the (alpha + T) term in L
+            s_log += dot(w, np.log(s, out=s))
+            q *= w  # w pi from here on
+            s_png += dot(q, lr)
+            s_p += float(q.sum())
+            np.take(inv_b, xi, out=s, mode="clip")
+            s_pb += dot(q, s)
+            np.take(inv_tx, ti, out=lr, mode="clip")
+            np.take(inv_T, Ti, out=s, mode="clip")
+            lr -= s  # dlr/dalpha = 1 / (alpha + t_x) - 1 / (alpha + T)
+            q *= lr
+            s_pkd += dot(q, kk)
+        ll += s_log
+        g_r += s_png
+        g_alpha += s_pkd
+        g_a += (float(self.Wp.sum()) - s_p) / a
+        g_b -= dot(self.Wp, inv_b) - s_pb
         grad = np.array([g_r, g_alpha, g_a, g_b])
         return -ll / W, -grad / W
 
@@ -166,28 +216,35 @@ def fit_bgnbd(x, t_x, T, weights=None, *, max_iter: int = 1000, compress_rows: b
     rfm.compress); rows are also compressed internally unless ``compress_rows=False``.
     Customers with T = 0 are left out (metrics.md: the fit is on customers with T > 0).
     The result's ``converged`` is False (and a ConvergenceWarning is issued) unless the
-    optimiser reached a finite, interior point with a vanishing gradient.
+    optimiser reached a finite, interior point with a vanishing gradient. With many rows the
+    search starts from a fit on a systematic sample of them (``_optim.minimize_log_params``).
     """
     x, t_x, T = as_rfm(x, t_x, T)
     w = as_weights(weights, len(x))
     keep = (w > 0) & (T > 0)  # T = 0 (first purchase at the cut-off) carries no information: L = 1
-    x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
+    if not keep.all():
+        x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
     if len(x) == 0:
         raise ValueError("no customers to fit")
     if not np.any(x > 0):
         raise ValueError("no repeat purchases (all x = 0): the BG/NBD model is not identifiable")
-    if compress_rows:
-        rows, w = compress(x, t_x, T, w)
-        x, t_x, T = rows.T
-    data = _BgNbdData(x, t_x, T, w)
+    data = _BgNbdData(x, t_x, T, w, merge_rows=compress_rows)
 
     # starting values: r = 1 with mean purchase rate sum(x)/sum(T); a = 1, b = 3
-    scale = float((w @ T) / (w @ x)) if (w @ T) > 0 else 1.0
+    scale = dot(w, T) / dot(w, x)
     theta0 = np.array([1.0, scale, 1.0, 3.0]) if start is None else np.asarray(start, dtype=float)
     lower = np.array([1e-8, scale * 1e-10, 1e-8, 1e-8])
     upper = np.array([1e8, scale * 1e10, 1e8, 1e8])
+    step = pilot_step(len(data.w))
     res = minimize_log_params(
-        data.neg_mean_ll_and_grad, theta0, lower, upper, ("r", "alpha", "a", "b"), max_iter=max_iter, model="BG/NBD"
+        data.neg_mean_ll_and_grad,
+        theta0,
+        lower,
+        upper,
+        ("r", "alpha", "a", "b"),
+        max_iter=max_iter,
+        model="BG/NBD",
+        pilot=data.thinned(step).neg_mean_ll_and_grad if step else None,
     )
     r, alpha, a, b = (float(v) for v in res.theta)
     return BgNbdFit(

@@ -48,7 +48,8 @@ def predicted_clv_12m(
     discount = (1.0 + d) ** -np.arange(1, months + 1, dtype=float)
     # linear in the monthly expectations: discount H once per distinct (x, T), then scale by P(alive)
     H, inverse = alive_expectation_by_group(fit, month_length * np.arange(months + 1), x, T)
-    discounted = np.diff(H, axis=1) @ discount
+    # einsum rather than @: a matrix-vector product would go to (threaded) BLAS, see _numeric.dot
+    discounted = np.einsum("gm,m->g", np.diff(H, axis=1), discount)
     eov = np.asarray(expected_order_value, dtype=float)
     margin = np.asarray(margin_rate, dtype=float)
     return p_alive(fit, x, t_x, T) * discounted[inverse] * eov * margin

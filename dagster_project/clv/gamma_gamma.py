@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from ._optim import minimize_log_params
-from .rfm import _as_1d_float, as_weights, group_index
+from ._numeric import dot
+from ._optim import minimize_log_params, pilot_step
+from .rfm import _as_1d_float, as_weights, factorize, group_index
 
 __all__ = [
     "GammaGammaFit",
@@ -90,28 +91,50 @@ def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, monetary
 
 
 class _GammaGammaData:
+    """Sums over the rows that do not depend on the parameters are computed once; per
+    evaluation the rows contribute log(v + x m) and 1 / (v + x m), in blocks that fit in the
+    CPU cache, into preallocated buffers."""
+
+    BLOCK = 16_384  # rows per block of the per-row pass
+
     def __init__(self, x: np.ndarray, m: np.ndarray, w: np.ndarray):
+        self.x, self.m = x, m
         self.W = float(w.sum())
-        self.ux, xi = np.unique(x, return_inverse=True)
+        self.ux, xi = factorize(x)
         self.Wx = np.bincount(xi, weights=w, minlength=len(self.ux))
         self.xm = x * m
         lxm = np.log(self.xm)
         self.w = w
         self.wx = w * x
-        self.S_wx_lxm = float(self.wx @ lxm)
-        self.S_w_lxm = float(w @ lxm)
-        self.S_w_lx = float(w @ np.log(x))
+        self.S_wx_lxm = dot(self.wx, lxm)
+        self.S_w_lxm = dot(w, lxm)
+        self.S_w_lx = dot(w, np.log(x))
+        self._buffers = np.empty((2, min(self.BLOCK, len(x))))
+
+    def thinned(self, step: int) -> "_GammaGammaData":
+        """The likelihood of every step-th row, for the pilot fit."""
+        rows = slice(step // 2, None, step)
+        return _GammaGammaData(self.x[rows], self.m[rows], self.w[rows])
 
     def neg_mean_ll_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, v = theta
         ux, Wx, W = self.ux, self.Wx, self.W
         pux = p * ux
-        L = np.log(v + self.xm)
-        inv = 1.0 / (v + self.xm)
-        s_wL = self.w @ L
-        s_wxL = self.wx @ L
+        # sums over rows of w log(v + x m), w x log(v + x m), w / (v + x m), w x / (v + x m)
+        s_wL = s_wxL = s_w_inv = s_wx_inv = 0.0
+        for lo in range(0, len(self.w), self.BLOCK):
+            hi = lo + self.BLOCK
+            w, wx = self.w[lo:hi], self.wx[lo:hi]
+            L, inv = (buf[: len(w)] for buf in self._buffers)
+            np.add(self.xm[lo:hi], v, out=L)
+            np.reciprocal(L, out=inv)
+            np.log(L, out=L)
+            s_wL += dot(w, L)
+            s_wxL += dot(wx, L)
+            s_w_inv += dot(w, inv)
+            s_wx_inv += dot(wx, inv)
         ll = (
-            Wx @ (gammaln(pux + q) - gammaln(pux))
+            dot(Wx, gammaln(pux + q) - gammaln(pux))
             + W * (q * np.log(v) - gammaln(q))
             + p * self.S_wx_lxm
             - self.S_w_lxm
@@ -120,9 +143,9 @@ class _GammaGammaData:
             - q * s_wL
         )
         psi = digamma(pux + q)
-        g_p = Wx @ (ux * (psi - digamma(pux))) + self.S_wx_lxm - s_wxL
-        g_q = Wx @ psi - W * digamma(q) + W * np.log(v) - s_wL
-        g_v = W * q / v - (p * self.wx + q * self.w) @ inv
+        g_p = dot(Wx, ux * (psi - digamma(pux))) + self.S_wx_lxm - s_wxL
+        g_q = dot(Wx, psi) - W * digamma(q) + W * np.log(v) - s_wL
+        g_v = W * q / v - p * s_wx_inv - q * s_w_inv
         return -ll / W, -np.array([g_p, g_q, g_v]) / W
 
 
@@ -132,19 +155,29 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, *, max_iter: int = 
     x, m = _as_spend(frequency, monetary_value, strict=True)
     w = as_weights(weights, len(x))
     keep = w > 0
-    x, m, w = x[keep], m[keep], w[keep]
+    if not keep.all():
+        x, m, w = x[keep], m[keep], w[keep]
     if len(x) == 0:
         raise ValueError("no customers to fit")
-    first, inverse = group_index(x, m)
-    x, m = x[first], m[first]
-    w = np.bincount(inverse, weights=w, minlength=len(first))
+    if _grouping_pays(m):
+        first, inverse = group_index(x, m)
+        x, m = x[first], m[first]
+        w = np.bincount(inverse, weights=w, minlength=len(first))
     data = _GammaGammaData(x, m, w)
-    scale = float((w @ m) / w.sum())  # mean order value: p v / (q - 1) = scale at the start
+    scale = dot(w, m) / data.W  # mean order value: p v / (q - 1) = scale at the start
     theta0 = np.array([1.0, 2.0, scale]) if start is None else np.asarray(start, dtype=float)
     lower = np.array([1e-8, 1e-8, scale * 1e-10])
     upper = np.array([1e8, 1e8, scale * 1e10])
+    step = pilot_step(len(data.w))
     res = minimize_log_params(
-        data.neg_mean_ll_and_grad, theta0, lower, upper, ("p", "q", "v"), max_iter=max_iter, model="Gamma-Gamma"
+        data.neg_mean_ll_and_grad,
+        theta0,
+        lower,
+        upper,
+        ("p", "q", "v"),
+        max_iter=max_iter,
+        model="Gamma-Gamma",
+        pilot=data.thinned(step).neg_mean_ll_and_grad if step else None,
     )
     p, q, v = (float(t) for t in res.theta)
     return GammaGammaFit(
@@ -158,6 +191,16 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, *, max_iter: int = 
         message=res.message,
         gradient_norm=res.gradient_norm,
     )
+
+
+def _grouping_pays(m: np.ndarray) -> bool:
+    """Whether merging identical (x, m) rows could at least halve them; below that, grouping
+    costs more than it saves (continuous spend has no repeated values at all). There are at
+    least as many distinct (x, m) rows as distinct m, which a sort counts cheaply."""
+    if len(m) < 2:
+        return False
+    sorted_m = np.sort(m)
+    return 2 * (1 + int(np.count_nonzero(sorted_m[1:] != sorted_m[:-1]))) <= len(m)
 
 
 def population_mean_order_value(fit: GammaGammaFit) -> float:

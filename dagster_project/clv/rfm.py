@@ -12,11 +12,21 @@ the unit it was fitted in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RfmSummary", "as_rfm", "compress", "group_index", "rfm_from_transactions"]
+__all__ = [
+    "RfmSummary",
+    "as_rfm",
+    "compress",
+    "factorize",
+    "group_index",
+    "rfm_from_transactions",
+    "sort_groups",
+    "sorted_rows",
+]
 
 
 def _as_1d_float(name: str, values) -> np.ndarray:
@@ -73,27 +83,98 @@ def group_index(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(columns[0])
     if n == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    key = np.zeros(n, dtype=np.int64)
-    span = 1
-    for col in columns:
-        inv, size = _codes(col)
-        if span * size >= 2**62:  # combined code would overflow: fall back to a row-wise unique
-            _, first, inverse = np.unique(np.column_stack(columns), axis=0, return_index=True, return_inverse=True)
-            return first, inverse.reshape(-1)
-        key = key * size + inv
-        span *= size
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    codes, sizes = zip(*((c, len(v)) for v, c in map(factorize, columns)))
+    order, starts = sort_groups(codes, sizes)
+    group = np.zeros(n, dtype=np.intp)  # group of each row in sorted order
+    group[starts[1:]] = 1
+    np.cumsum(group, out=group)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = group
+    return order[starts], inverse
 
 
-def _codes(col: np.ndarray) -> tuple[np.ndarray, int]:
-    """Integer codes preserving the order of the values, and their number (upper bound)."""
-    lo, hi = col.min(), col.max()
-    # integer-valued columns of moderate range (counts, day numbers): offset instead of a sort
-    if hi - lo < 4 * len(col) + 1024 and np.array_equal(col, np.floor(col)):
-        return (col - lo).astype(np.int64), int(hi - lo) + 1
-    _, inv = np.unique(col, return_inverse=True)
-    return inv.reshape(-1).astype(np.int64), int(inv.max()) + 1
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct, codes)``: the sorted distinct values of a 1-d array and each element's index
+    into them, as ``np.unique(values, return_inverse=True)``, but without a sort (a bincount of
+    offsets instead) for integer values of moderate range: counts and day numbers."""
+    values = np.asarray(values)
+    if len(values) == 0:
+        return values[:0], np.zeros(0, dtype=np.intp)
+    if values.dtype.kind in "iuf":
+        lo, hi = values.min(), values.max()
+        if float(hi) - float(lo) < 4 * len(values) + 1024 and np.array_equal(values, np.floor(values)):
+            offset = (values - lo).astype(np.intp)
+            present = np.bincount(offset) > 0
+            distinct = (np.flatnonzero(present) + lo).astype(values.dtype, copy=False)
+            if present.all():  # no gaps: the offsets are the codes
+                return distinct, offset
+            return distinct, (np.cumsum(present, dtype=np.intp) - 1)[offset]
+    distinct, codes = np.unique(values, return_inverse=True)
+    return distinct, codes.reshape(-1)
+
+
+def sort_groups(codes, sizes) -> tuple[np.ndarray, np.ndarray]:
+    """Sort rows by integer code columns (``codes[j]`` in ``range(sizes[j])``, the first column
+    most significant). Returns ``(order, starts)``: the sorting permutation and the positions,
+    in sorted order, where a run of identical rows begins."""
+    n = len(codes[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    key = _combined_key(codes, sizes)
+    if key is not None:
+        order = np.argsort(key)
+        return order, _run_starts([key[order]])
+    order = np.lexsort(codes[::-1])
+    return order, _run_starts([np.asarray(col)[order] for col in codes])
+
+
+def sorted_rows(codes, sizes, weights: np.ndarray, *, merge: bool = True) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rows of integer code columns (as in ``sort_groups``) in sorted order, with their weights;
+    identical rows merged and their weights summed if ``merge``.
+
+    Returns ``(codes, weights)``. With unit weights this needs only a sort of one int64 key
+    per row (no argsort, no gathers at random positions), the common case of a large fit.
+    """
+    key = _combined_key(codes, sizes) if len(codes[0]) else None
+    if key is None or not np.all(weights == 1.0):
+        order, starts = sort_groups(codes, sizes)
+        if not merge:
+            return [np.asarray(col)[order] for col in codes], weights[order]
+        rows = order[starts]
+        return [np.asarray(col)[rows] for col in codes], np.add.reduceat(weights[order], starts)
+    key.sort()
+    if merge:
+        starts = _run_starts([key])
+        weights = np.diff(starts, append=len(key)).astype(float)  # run lengths
+        key = key[starts]
+    else:
+        weights = np.ones(len(key))
+    out = []
+    for size in sizes[:0:-1]:  # decode, last column first
+        key, col = np.divmod(key, size)
+        out.append(col)
+    return [key] + out[::-1], weights
+
+
+def _combined_key(codes, sizes) -> np.ndarray | None:
+    """One int64 per row ordering like the code columns (the first most significant), or None
+    if the product of the sizes does not fit."""
+    if math.prod(sizes) >= 2**62:
+        return None
+    key = np.array(codes[0], dtype=np.int64)
+    for col, size in zip(codes[1:], sizes[1:]):
+        key *= size
+        key += col
+    return key
+
+
+def _run_starts(sorted_cols: list[np.ndarray]) -> np.ndarray:
+    """Positions where a run of identical rows begins, in columns already sorted as rows."""
+    new = np.zeros(len(sorted_cols[0]), dtype=bool)
+    new[:1] = True
+    for col in sorted_cols:
+        new[1:] |= col[1:] != col[:-1]
+    return np.flatnonzero(new)
 
 
 def compress(x, t_x, T, weights=None, *, return_inverse: bool = False):
