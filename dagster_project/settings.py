@@ -28,11 +28,15 @@ ENV_VARS: dict[str, str] = {
     "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
     "CVW_EXPECTATIONS_DIR": "folder of the Great Expectations suites (default: ./expectations)",
     "CVW_AS_OF_DATE": "as-of date for `cvw run` (default: yesterday, the last complete day)",
+    "CVW_GATE_MAX_QUARANTINE_SHARE": "share of a load's rows quarantined above which the run is blocked (default 0.05)",
+    "CVW_GATE_VOLUME_FACTOR": "a database read this many times the recent median blocks the run (default 10)",
+    "CVW_GATE_FRESHNESS_DAYS": "data older than this many days before the as-of date is a warning (default 3)",
     "CVW_CLV_ANNUAL_DISCOUNT_RATE": "annual discount rate of predicted_clv_12m (default 0.10)",
     "CVW_CLV_HOLDOUT_DAYS": "length of the CLV holdout period in days (default 180)",
     "CVW_CLV_MAX_HOLDOUT_ERROR": "largest relative holdout error that still publishes predictions (default 0.15)",
     "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 100)",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of Poisson noise for small data (default 3)",
+    "CVW_PUBLICATION_VERSIONS_KEPT": "publication snapshots kept under <serving dir>/versions/ for rollback (default 14)",
 }
 
 
@@ -48,10 +52,14 @@ class Settings:
     schedule_cron: str
     schedule_timezone: str
     expectations_dir: Path
+    gate_max_quarantine_share: float = 0.05
+    gate_volume_factor: float = 10.0
+    gate_freshness_days: int = 3
     clv_annual_discount_rate: float = 0.10
     clv_max_holdout_error: float = 0.15
     clv_min_repeat_customers: int = 100
     clv_holdout_noise_sigmas: float = 3.0
+    publication_versions_kept: int = 14
 
     @property
     def sources_dir(self) -> Path:
@@ -93,8 +101,12 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
         schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
         expectations_dir=Path(env.get("CVW_EXPECTATIONS_DIR") or EXPECTATIONS_DIR).resolve(),
+        gate_max_quarantine_share=float(env.get("CVW_GATE_MAX_QUARANTINE_SHARE") or 0.05),
+        gate_volume_factor=float(env.get("CVW_GATE_VOLUME_FACTOR") or 10),
+        gate_freshness_days=int(env.get("CVW_GATE_FRESHNESS_DAYS") or 3),
         clv_annual_discount_rate=float(env.get("CVW_CLV_ANNUAL_DISCOUNT_RATE") or 0.10),
         clv_max_holdout_error=float(env.get("CVW_CLV_MAX_HOLDOUT_ERROR") or 0.15),
         clv_min_repeat_customers=int(env.get("CVW_CLV_MIN_REPEAT_CUSTOMERS") or 100),
         clv_holdout_noise_sigmas=float(env.get("CVW_CLV_HOLDOUT_NOISE_SIGMAS") or 3.0),
+        publication_versions_kept=int(env.get("CVW_PUBLICATION_VERSIONS_KEPT") or 14),
     )

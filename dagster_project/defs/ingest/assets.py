@@ -33,21 +33,37 @@ def _spec(entity: Entity, deps: tuple[dg.AssetKey, ...] = ()) -> dg.AssetSpec:
     )
 
 
-def _result(entity: Entity, load: EntityLoad, con) -> dg.MaterializeResult:
+def _quarantine_table(con, entity: Entity, run_id: str) -> str:
+    """This run's quarantined rows of the entity, counted per reason, as a markdown table."""
+    counts = con.execute(
+        f"""select regexp_replace(reason, ':[^;]*', '', 'g') as why, count(*) from {raw_store.QUARANTINE}
+            where source = ? and entity = ? and run_id = ? group by why order by count(*) desc, why""",
+        [entity.source, entity.name, run_id],
+    ).fetchall()
+    lines = ["| reason | rows |", "|---|---|"] + [f"| {why} | {n} |" for why, n in counts]
+    return "\n".join(lines) if counts else "nothing quarantined in this run"
+
+
+def _result(entity: Entity, load: EntityLoad, con, run_id: str) -> dg.MaterializeResult:
     rows = con.execute(f'select count(*) from raw."{entity.raw_table}"').fetchall()[0][0]
-    quarantined = con.execute(
-        f"select count(*) from {raw_store.QUARANTINE} where source = ? and entity = ?", [entity.source, entity.name]
+    open_rows = con.execute(
+        f"select count(*) from {raw_store.QUARANTINE} where source = ? and entity = ? and resolved_at is null",
+        [entity.source, entity.name],
     ).fetchall()[0][0]
     metadata = {
         "dagster/row_count": rows,
         "rows_read": load.rows_read,
         "rows_changed": load.rows_changed,
         "rows_quarantined_this_run": load.rows_quarantined,
-        "rows_quarantined_total": quarantined,
+        "rows_in_quarantine": open_rows,
+        "quarantined_this_run": dg.MetadataValue.md(_quarantine_table(con, entity, run_id)),
     }
+    if load.problem:
+        metadata["not_loaded"] = load.problem
     if entity.file_prefix:
         metadata["files_loaded"] = dg.MetadataValue.json(load.files_loaded)
         metadata["files_rejected"] = dg.MetadataValue.json(load.files_rejected)
+        metadata["files_duplicated"] = dg.MetadataValue.json(load.files_duplicated)
     else:
         metadata["cursor_from"] = load.cursor or "(full load)"
     return dg.MaterializeResult(asset_key=raw_asset_key(entity), metadata=metadata)
@@ -75,7 +91,9 @@ def extract_commerce(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 f"{entity.raw_table}: read {load.rows_read}, changed {load.rows_changed}, "
                 f"quarantined {load.rows_quarantined} (cursor {load.cursor})"
             )
-            yield _result(entity, load, con)
+            if load.problem:
+                context.log.warning(f"{entity.raw_table} not loaded: {load.problem}")
+            yield _result(entity, load, con, context.run_id)
 
 
 def _file_source_asset(source: str, description: str):
@@ -96,11 +114,13 @@ def _file_source_asset(source: str, description: str):
                 )
                 for name, reason in load.files_rejected.items():
                     context.log.warning(f"{name} rejected: {reason}")
+                for name, earlier in load.files_duplicated.items():
+                    context.log.warning(f"{name} skipped: the same bytes as {earlier}, already received")
                 context.log.info(
                     f"{entity.raw_table}: {len(load.files_loaded)} new file(s), read {load.rows_read}, "
                     f"changed {load.rows_changed}, quarantined {load.rows_quarantined}"
                 )
-                yield _result(entity, load, con)
+                yield _result(entity, load, con, context.run_id)
 
     return _extract
 

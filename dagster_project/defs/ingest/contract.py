@@ -7,7 +7,7 @@ The dbt sources (`dbt/models/staging/*/_*__sources.yml`) read exactly these tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MONEY = "decimal(18,4)"
 RATE = "decimal(18,8)"
@@ -49,7 +49,10 @@ class Entity:
     file_prefix: str | None = None  # for file drops: `<prefix>_<YYYYMMDD>.<ext>`
     file_format: str | None = None  # csv | jsonl
     required_source: bool = False
-    extra: dict = field(default_factory=dict)
+    # Cross-column and cross-row rules: (SQL condition over the typed row `t`, SQL reason).
+    # The batch's rows that pass every column rule are `valid`; rows already loaded are in `raw`.
+    rules: tuple[tuple[str, str], ...] = ()
+    expect_fresh: bool = True  # False: the source may rightly stay unchanged for long (products)
 
     @property
     def raw_table(self) -> str:
@@ -87,6 +90,7 @@ PRODUCTS = Entity(
     name="products",
     key=("product_id",),
     required_source=True,
+    expect_fresh=False,
     columns=(
         Column("product_id", "text", required=True),
         Column("name", "text"),
@@ -140,6 +144,12 @@ ORDER_LINES = Entity(
         Column("discount_amount", "decimal", required=True, minimum=0),
         _ts("updated_at"),
     ),
+    rules=(
+        (
+            "t.discount_amount > t.quantity * t.unit_price",
+            "'discount_amount ' || t.discount_amount || ' exceeds quantity × unit_price ' || (t.quantity * t.unit_price)",
+        ),
+    ),
 )
 
 REFUNDS = Entity(
@@ -154,6 +164,24 @@ REFUNDS = Entity(
         Column("quantity", "integer", required=True, minimum=0),
         Column("amount", "decimal", required=True, minimum=0, minimum_exclusive=True),
         _ts("updated_at"),
+    ),
+    rules=(
+        # Money back can't exceed what the line was sold for, counting the line's other
+        # refunds (their versions in this batch replace the ones already loaded).
+        (
+            """t.amount + coalesce((
+                select sum(o.amount) from valid o
+                where o.order_line_id = t.order_line_id and o.refund_id <> t.refund_id
+            ), 0) + coalesce((
+                select sum(r.amount) from raw.commerce_refunds r
+                where r.order_line_id = t.order_line_id and r.refund_id <> t.refund_id
+                  and r.refund_id not in (select o.refund_id from valid o)
+            ), 0) > (
+                select l.quantity * l.unit_price - l.discount_amount
+                from raw.commerce_order_lines l where l.order_line_id = t.order_line_id
+            ) + 0.005""",
+            "'refunds on line ' || t.order_line_id || ' would exceed its revenue: amount ' || t.amount",
+        ),
     ),
 )
 

@@ -18,10 +18,6 @@ from .contract import Entity
 BATCH_ROWS = 200_000
 
 
-class SourceTableError(RuntimeError):
-    """The source table can't be read as the contract describes (missing, or lacking a column)."""
-
-
 def cursor_floor(max_loaded: datetime | date | None, lookback: timedelta) -> str | None:
     """The cursor to query from: a date, so comparisons work on text and timestamp columns alike.
 
@@ -46,17 +42,35 @@ def _as_text(values: tuple) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
+def inspect_table(url: str, entity: Entity) -> tuple[dict[str, str] | None, int | None]:
+    """({column: declared type} or None when the table is missing, rows the table holds)."""
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        if not inspector.has_table(entity.name):
+            return None, None
+        columns = {c["name"]: str(c["type"]) for c in inspector.get_columns(entity.name)}
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f'select count(*) from "{entity.name}"')).scalar_one()
+        return columns, int(rows)
+    finally:
+        engine.dispose()
+
+
+def schema_problem(url: str, entity: Entity, columns: dict[str, str] | None) -> str | None:
+    """Why the table can't be read as the contract describes, or None."""
+    if columns is None:
+        return f"{_safe(url)}: table {entity.name!r} does not exist"
+    missing = [c for c in entity.column_names if c not in columns]
+    if missing:
+        return f"{_safe(url)}: table {entity.name!r} lacks contract column(s) {', '.join(missing)}"
+    return None
+
+
 def read_table(url: str, entity: Entity, cursor: str | None) -> Iterator[pa.Table]:
     """Yield text batches of `entity` rows changed since `cursor` (all rows when None)."""
     engine = sa.create_engine(url)
     try:
-        columns = sa.inspect(engine).get_columns(entity.name) if sa.inspect(engine).has_table(entity.name) else None
-        if columns is None:
-            raise SourceTableError(f"{_safe(url)}: table {entity.name!r} does not exist")
-        present = {c["name"] for c in columns}
-        missing = [c for c in entity.column_names if c not in present]
-        if missing:
-            raise SourceTableError(f"{_safe(url)}: table {entity.name!r} lacks column(s) {', '.join(missing)}")
         select = ", ".join(f'"{c}"' for c in entity.column_names)
         query = f'select {select} from "{entity.name}"'
         params = {}

@@ -17,7 +17,7 @@ import duckdb
 
 from . import raw_store
 from .contract import Entity
-from .database_reader import cursor_floor, read_table
+from .database_reader import cursor_floor, inspect_table, read_table, schema_problem
 from .file_reader import FileRejected, drops_for, parse_file, read_bytes, sha256_of
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ class EntityLoad:
     cursor: str | None = None
     files_loaded: list[str] = field(default_factory=list)
     files_rejected: dict[str, str] = field(default_factory=dict)
+    files_duplicated: dict[str, str] = field(default_factory=dict)  # file: the earlier file with its bytes
+    problem: str | None = None  # the source can't be read as the contract describes: nothing loaded
 
     def add(self, result: raw_store.BatchResult) -> None:
         self.rows_read += result.rows_read
@@ -61,18 +63,30 @@ def extract_table(
     cursor = cursor_floor(_stored_cursor_max(con, entity), lookback)
     load = EntityLoad(entity.raw_table, cursor=cursor)
     loaded_at = now_utc()
+    columns, source_rows = inspect_table(url, entity)
+    load.problem = schema_problem(url, entity, columns)
     con.execute("begin transaction")
     try:
-        for batch in read_table(url, entity, cursor):
-            load.add(raw_store.merge_batch(con, entity, batch, base_currency=base_currency, loaded_at=loaded_at, run_id=run_id))
-        con.execute(
-            f"insert or replace into {raw_store.LOAD_STATE} values (?, ?, ?, ?, ?, ?)",
-            [entity.source, entity.name, cursor, load.rows_read, loaded_at, run_id],
+        raw_store.record_columns(con, entity, entity.name, columns or {}, observed_at=loaded_at, run_id=run_id)
+        if load.problem is None:
+            for batch in read_table(url, entity, cursor):
+                load.add(raw_store.merge_batch(
+                    con, entity, batch, base_currency=base_currency, loaded_at=loaded_at, run_id=run_id
+                ))
+            con.execute(
+                f"insert or replace into {raw_store.LOAD_STATE} values (?, ?, ?, ?, ?, ?)",
+                [entity.source, entity.name, cursor, load.rows_read, loaded_at, run_id],
+            )
+        raw_store.record_load(
+            con, entity, entity.name, raw_store.BatchResult(load.rows_read, load.rows_changed, load.rows_quarantined),
+            incremental=cursor is not None, source_rows=source_rows, loaded_at=loaded_at, run_id=run_id,
         )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    if load.problem:
+        log.warning("%s not loaded: %s", entity.raw_table, load.problem)
     return load
 
 
@@ -86,16 +100,15 @@ def extract_drops(
 ) -> EntityLoad:
     raw_store.ensure_raw_schema(con)
     load = EntityLoad(entity.raw_table)
-    done = {
-        name for (name,) in con.execute(
-            f"select file_name from {raw_store.LOADED_FILES} where entity = ? and source = ?",
-            [entity.name, entity.source],
-        ).fetchall()
-    }
+    done = dict(con.execute(
+        f"select file_name, sha256 from {raw_store.LOADED_FILES} where entity = ? and source = ?",
+        [entity.name, entity.source],
+    ).fetchall())
+    by_content = {digest: name for name, digest in sorted(done.items())}
     for path in drops_for(landing_dir, entity):
         if path.name in done:
             continue
-        load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id)
+        load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id, loaded_by_content=by_content)
     return load
 
 
@@ -107,11 +120,25 @@ def load_file(
     *,
     base_currency: str,
     run_id: str | None,
+    loaded_by_content: dict[str, str] | None = None,
 ) -> None:
     data = read_bytes(path)
+    digest = sha256_of(data)
     loaded_at = now_utc()
+    earlier = (loaded_by_content or {}).get(digest)
     con.execute("begin transaction")
     try:
+        if earlier is not None:
+            # The same bytes under another name: a re-delivery. Recorded, not loaded twice.
+            status, reason, counts = "duplicate", f"same content as {earlier}, already received", (0, 0, 0)
+            load.files_duplicated[path.name] = earlier
+            log.warning("%s skipped: %s", path.name, reason)
+            con.execute(
+                f"insert into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [path.name, entity.source, entity.name, digest, len(data), status, reason, *counts, loaded_at, run_id],
+            )
+            con.execute("commit")
+            return
         try:
             parsed = parse_file(entity, path, data)
         except FileRejected as rejection:
@@ -119,6 +146,8 @@ def load_file(
             raw_store.quarantine_rows(
                 con, entity, [(path.name, None, None, f"file rejected: {reason}")], loaded_at=loaded_at, run_id=run_id
             )
+            if rejection.columns is not None:
+                raw_store.record_columns(con, entity, path.name, rejection.columns, observed_at=loaded_at, run_id=run_id)
             load.files_rejected[path.name] = reason
             log.warning("%s rejected: %s", path.name, reason)
         else:
@@ -134,9 +163,18 @@ def load_file(
             status, reason = "loaded", None
             counts = (result.rows_read + len(parsed.rejects), result.rows_changed, result.rows_quarantined + rejected)
             load.files_loaded.append(path.name)
+            raw_store.record_columns(
+                con, entity, path.name, parsed.columns, observed_at=loaded_at, run_id=run_id
+            )
+            raw_store.record_load(
+                con, entity, path.name, raw_store.BatchResult(*counts), incremental=True, source_rows=None,
+                loaded_at=loaded_at, run_id=run_id,
+            )
+            if loaded_by_content is not None:
+                loaded_by_content[digest] = path.name
         con.execute(
             f"insert into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [path.name, entity.source, entity.name, sha256_of(data), len(data), status, reason, *counts, loaded_at, run_id],
+            [path.name, entity.source, entity.name, digest, len(data), status, reason, *counts, loaded_at, run_id],
         )
         con.execute("commit")
     except BaseException:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +26,28 @@ DROP_NAME = re.compile(r"^(?P<prefix>[a-z_]+)_(?P<day>\d{8})\.(?P<ext>csv|jsonl)
 class FileRejected(Exception):
     """The whole file can't be loaded; the message says why."""
 
+    def __init__(self, message: str, columns: dict[str, str | None] | None = None):
+        super().__init__(message)
+        self.columns = columns  # the columns the file did deliver, when it has a header
+
 
 @dataclass
 class ParsedFile:
     rows: pa.Table
     # (line number, the line as delivered, reason)
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    # {column: its JSON type, the most frequent among non-null values (None for CSV)}
+    columns: dict[str, str | None] = field(default_factory=dict)
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array"
 
 
 def drops_for(landing_dir: Path, entity: Entity) -> list[Path]:
@@ -96,7 +113,7 @@ def parse_csv(entity: Entity, file_name: str, data: bytes) -> ParsedFile:
     header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line]))]
     missing = [c for c in entity.column_names if c not in header]
     if missing:
-        raise FileRejected(f"header lacks contract column(s): {', '.join(missing)}")
+        raise FileRejected(f"header lacks contract column(s): {', '.join(missing)}", dict.fromkeys(header))
     records = []
     for number, raw in lines[1:]:
         line = _decode(number, raw, rejects)
@@ -114,7 +131,7 @@ def parse_csv(entity: Entity, file_name: str, data: bytes) -> ParsedFile:
             continue
         fields = {name: (value if value != "" else None) for name, value in zip(header, values)}
         records.append((number, line, fields))
-    return ParsedFile(_table(entity, file_name, records), rejects)
+    return ParsedFile(_table(entity, file_name, records), rejects, dict.fromkeys(header))
 
 
 def parse_jsonl(entity: Entity, file_name: str, data: bytes) -> ParsedFile:
@@ -135,7 +152,17 @@ def parse_jsonl(entity: Entity, file_name: str, data: bytes) -> ParsedFile:
             rejects.append((number, line, "JSON line is not an object"))
             continue
         records.append((number, line, fields))
-    return ParsedFile(_table(entity, file_name, records), rejects)
+    return ParsedFile(_table(entity, file_name, records), rejects, _json_columns(records))
+
+
+def _json_columns(records: list[tuple[int, str, dict]]) -> dict[str, str | None]:
+    kinds: dict[str, Counter] = {}
+    for _, _, fields in records:
+        for name, value in fields.items():
+            counter = kinds.setdefault(name, Counter())
+            if value is not None:
+                counter[_json_type(value)] += 1
+    return {name: (counter.most_common(1)[0][0] if counter else None) for name, counter in kinds.items()}
 
 
 def parse_file(entity: Entity, path: Path, data: bytes) -> ParsedFile:

@@ -21,6 +21,8 @@ from .validation import checked_select, quote
 QUARANTINE = "raw._quarantine"
 LOAD_STATE = "raw._load_state"
 LOADED_FILES = "raw._loaded_files"
+LOAD_HISTORY = "raw._load_history"
+SOURCE_COLUMNS = "raw._source_columns"
 
 _QUARANTINE_DDL = f"""
 create table if not exists {QUARANTINE} (
@@ -35,6 +37,12 @@ create table if not exists {QUARANTINE} (
     loaded_at timestamp not null,
     run_id varchar
 )"""
+# A re-delivered, corrected version of a quarantined row resolves it: the quarantined
+# version stays for the record, marked with when and by which run it was replaced.
+_QUARANTINE_MIGRATIONS = (
+    f"alter table {QUARANTINE} add column if not exists resolved_at timestamp",
+    f"alter table {QUARANTINE} add column if not exists resolved_run_id varchar",
+)
 
 _LOAD_STATE_DDL = f"""
 create table if not exists {LOAD_STATE} (
@@ -64,6 +72,62 @@ create table if not exists {LOADED_FILES} (
 )"""
 
 
+# One row per load of an entity (a table read, a file): what the volume check compares with.
+_LOAD_HISTORY_DDL = f"""
+create table if not exists {LOAD_HISTORY} (
+    source varchar not null,
+    entity varchar not null,
+    origin varchar not null,  -- source table, or file name
+    incremental boolean not null,  -- false for a first, full read
+    rows_read bigint not null,
+    rows_changed bigint not null,
+    rows_quarantined bigint not null,
+    source_rows bigint,  -- rows the source table holds (database tables)
+    loaded_at timestamp not null,
+    run_id varchar
+)"""
+
+# The columns each source delivered at its latest load: what the schema-drift check reads.
+_SOURCE_COLUMNS_DDL = f"""
+create table if not exists {SOURCE_COLUMNS} (
+    source varchar not null,
+    entity varchar not null,
+    origin varchar not null,
+    column_name varchar not null,
+    data_type varchar,
+    previous_type varchar,  -- its type at the load before, when it had one and it differs
+    observed_at timestamp not null,
+    run_id varchar,
+    primary key (source, entity, column_name)
+)"""
+
+
+def record_columns(con, entity: Entity, origin: str, columns: dict[str, str | None], *, observed_at, run_id) -> None:
+    """Replace the entity's observed columns ({name: declared or JSON type}) with this load's,
+    remembering a column's earlier type when it changed (a retyped column)."""
+    before = dict(con.execute(
+        f"select column_name, data_type from {SOURCE_COLUMNS} where source = ? and entity = ?",
+        [entity.source, entity.name],
+    ).fetchall())
+    con.execute(f"delete from {SOURCE_COLUMNS} where source = ? and entity = ?", [entity.source, entity.name])
+    rows = []
+    for name, kind in columns.items():
+        previous = before.get(name)
+        changed = previous if previous is not None and kind is not None and previous != kind else None
+        rows.append([entity.source, entity.name, origin, name, kind, changed, observed_at, run_id])
+    if rows:
+        con.executemany(f"insert into {SOURCE_COLUMNS} values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def record_load(con, entity: Entity, origin: str, result: "BatchResult", *, incremental: bool,
+                source_rows: int | None, loaded_at, run_id) -> None:
+    con.execute(
+        f"insert into {LOAD_HISTORY} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [entity.source, entity.name, origin, incremental, result.rows_read, result.rows_changed,
+         result.rows_quarantined, source_rows, loaded_at, run_id],
+    )
+
+
 @dataclass(frozen=True)
 class BatchResult:
     rows_read: int
@@ -77,7 +141,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         columns = [f"{quote(c.name)} {c.storage_type}" for c in entity.columns]
         columns += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
         con.execute(f"create table if not exists raw.{quote(entity.raw_table)} ({', '.join(columns)})")
-    for ddl in (_QUARANTINE_DDL, _LOAD_STATE_DDL, _LOADED_FILES_DDL):
+    for ddl in (_QUARANTINE_DDL, *_QUARANTINE_MIGRATIONS, _LOAD_STATE_DDL, _LOADED_FILES_DDL, _LOAD_HISTORY_DDL,
+                _SOURCE_COLUMNS_DDL):
         con.execute(ddl)
 
 
@@ -123,7 +188,9 @@ def _insert_quarantine(con, entity: Entity, relation: str, record_key: str, load
     before = con.execute(f"select count(*) from {QUARANTINE}").fetchall()[0][0]
     con.execute(
         f"""
-        insert into {QUARANTINE}
+        insert into {QUARANTINE} (
+            quarantine_id, source, entity, source_file, source_row, record_key, reason, record, loaded_at, run_id
+        )
         select distinct on ({identity})
             {identity}, ?, ?, q._source_file, q._source_row, {record_key}, q._reason, q._record, ?, ?
         from {relation} q
@@ -162,6 +229,21 @@ def merge_batch(
     finally:
         con.unregister("_batch_arrow")
 
+    keys = ", ".join(quote(k) for k in entity.key)
+    if entity.cursor:
+        # Two different rows under one key with the same update time: nothing says which is
+        # current, so neither is loaded (the stored version, if any, stays) and both are kept.
+        con.execute(
+            f"""
+            update _checked set _reason = 'duplicate {'/'.join(entity.key)} with the same {entity.cursor} '
+                || 'and different values: which one is current is unknown'
+            where _reason is null and ({keys}, {quote(entity.cursor)}) in (
+                select ({keys}, {quote(entity.cursor)}) from _checked where _reason is null
+                group by {keys}, {quote(entity.cursor)}
+                having count(distinct {_content_hash(entity, '_checked')}) > 1
+            )
+            """
+        )
     record_key = "concat_ws('|', " + ", ".join(f"cast(q.{quote(k)} as varchar)" for k in entity.key) + ")"
     quarantined = _insert_quarantine(con, entity, "_checked", record_key, loaded_at, run_id)
 
@@ -201,6 +283,15 @@ def merge_batch(
         where not exists (select 1 from {target} t where {_key_match(entity, 't', 'v')})
         """,
         [loaded_at],
+    )
+    # Quarantined versions of the keys that just arrived valid are resolved by them.
+    con.execute(
+        f"""
+        update {QUARANTINE} set resolved_at = ?, resolved_run_id = ?
+        where source = ? and entity = ? and resolved_at is null
+          and record_key in (select {record_key.replace('q.', 'v.')} from _latest v)
+        """,
+        [loaded_at, run_id, entity.source, entity.name],
     )
     con.execute("drop table _checked; drop table _latest")
     return BatchResult(rows_read=batch.num_rows, rows_changed=changed, rows_quarantined=quarantined)

@@ -2,14 +2,16 @@
 
 Every incoming batch arrives as text (whatever the source system's types), so one
 set of rules decides, per row, whether it honours the contract; the reasons are kept
-word for word in the quarantine.
+word for word in the quarantine. Values are typed first (`typed` CTE), then judged: per
+column (required, parseable, domain, range, not in the future, reference), and by the
+entity's cross-row rules (a refund larger than what is left of its line).
 """
-
-from __future__ import annotations
 
 from .contract import Column, Entity
 
 _INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
+# Clocks and time zones differ between systems: a day of slack before "in the future".
+FUTURE_SLACK = "interval 1 day"
 
 
 def quote(name: str) -> str:
@@ -36,12 +38,12 @@ def typed(column: Column, ref: str) -> str:
     return f"try_cast({text} as {column.storage_type})"
 
 
-def _problems(column: Column, ref: str, base_currency: str) -> list[str]:
-    """`case` expressions, each yielding a reason string or null."""
+def _problems(column: Column, base_currency: str) -> list[str]:
+    """`case` expressions over the typed row `t` (the text as delivered in `b`), each a reason or null."""
     name = column.name
-    text = f"nullif(trim({ref}), '')"
-    value = typed(column, ref)
-    shown = f"left({ref}, 60)"
+    text = f"nullif(trim(b.{quote(name)}), '')"
+    value = f"t.{quote(name)}"
+    shown = f"left(b.{quote(name)}, 60)"
     problems = []
     if column.required:
         problems.append(f"case when {text} is null then 'missing {name}' end")
@@ -49,6 +51,11 @@ def _problems(column: Column, ref: str, base_currency: str) -> list[str]:
         problems.append(
             f"case when {text} is not null and {value} is null "
             f"then 'unparseable {column.kind} in {name}: ' || {shown} end"
+        )
+    if column.kind in ("timestamp", "date"):
+        problems.append(
+            f"case when {value} > cast(now() as timestamp) + {FUTURE_SLACK} "
+            f"then '{name} is in the future: ' || {shown} end"
         )
     if column.domain:
         allowed = ", ".join(literal(v) for v in column.domain)
@@ -82,17 +89,37 @@ def _problems(column: Column, ref: str, base_currency: str) -> list[str]:
 
 
 def checked_select(entity: Entity, batch: str, base_currency: str) -> str:
-    """Select over the text batch: typed contract columns, lineage, and `_reason` (null = valid)."""
-    columns = []
-    problems = []
-    for column in entity.columns:
-        ref = f"b.{quote(column.name)}"
-        columns.append(f"{typed(column, ref)} as {quote(column.name)}")
-        problems.extend(_problems(column, ref, base_currency))
-    reason = "nullif(concat_ws('; ', " + ", ".join(problems) + "), '')"
+    """Select over the text batch: typed contract columns, lineage, and `_reason` (null = valid).
+
+    Cross-row rules see the batch's rows that passed every column rule as `valid`, so a
+    broken copy of a row never counts against its sound original.
+    """
+    typed_columns = ", ".join(f"{typed(c, f'b.{quote(c.name)}')} as {quote(c.name)}" for c in entity.columns)
+    problems = [p for column in entity.columns for p in _problems(column, base_currency)]
+    column_reason = "nullif(concat_ws('; ', " + ", ".join(problems) + "), '')"
+    rules = [f"case when {condition} then {reason} end" for condition, reason in entity.rules]
+    reason = (
+        "nullif(concat_ws('; ', t._column_reason, " + ", ".join(rules) + "), '')" if rules else "t._column_reason"
+    )
     as_delivered = ", ".join(f"{quote(c.name)} := b.{quote(c.name)}" for c in entity.columns)
     record = f"coalesce(b._record, cast(to_json(struct_pack({as_delivered})) as varchar))"
-    return (
-        "select " + ", ".join(columns) + ", b._source_file, b._source_row, "
-        f"{record} as _record, {reason} as _reason from {batch} b"
-    )
+    return f"""
+        with batch as (
+            select *, row_number() over () as _batch_row from {batch}
+        ),
+        typed as (
+            select {typed_columns}, b._batch_row from batch b
+        ),
+        judged as (
+            select t.*, {column_reason} as _column_reason
+            from batch b
+            join typed t using (_batch_row)
+        ),
+        valid as (
+            select * from judged where _column_reason is null
+        )
+        select t.* exclude (_batch_row, _column_reason), b._source_file, b._source_row, {record} as _record,
+               {reason} as _reason
+        from batch b
+        join judged t using (_batch_row)
+    """

@@ -1,0 +1,265 @@
+"""Source-level checks, before any transformation: one blocking multi-check per source system.
+
+For every entity of the source contract, four checks with an explicit severity:
+
+- `schema`: the source delivers the contract's columns. A database table that is missing or
+  lacks a contract column is an ERROR (nothing of it was loaded); a file without a contract
+  column was rejected whole (a WARN, the rest loaded). New columns (a rename?) and columns
+  whose type changed are WARNs.
+- `conformance`: the share of this run's rows that broke the contract. Above
+  CVW_GATE_MAX_QUARANTINE_SHARE (5 %) it is an ERROR (a systematic break, e.g. a retyped
+  column, not a few bad rows); any quarantined row is a WARN with its reasons.
+- `volume`: a database table that is empty while rows were loaded from it before is an
+  ERROR; a read CVW_GATE_VOLUME_FACTOR (10) times larger than the median of the recent
+  incremental reads is an ERROR, 10 times smaller a WARN; for file drops both are WARNs
+  (exports legitimately vary between full and partial snapshots).
+- `freshness`: the latest data is older than CVW_GATE_FRESHNESS_DAYS (3) before the run's
+  as-of date (today outside a partitioned run): a WARN.
+
+ERRORs block everything downstream (no publication); WARNs are recorded and shown.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from ...settings import settings_from_env
+from ..ingest import raw_store
+from ..ingest.assets import raw_asset_key
+from ..ingest.contract import ALL_ENTITIES, Entity
+from ..resources import WarehouseResource
+
+CHECKS = ("schema", "conformance", "volume", "freshness")
+RECENT_LOADS = 7  # incremental reads the volume check compares with
+MIN_BASELINE = 3  # fewer earlier reads: too little history to call a volume unusual
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    max_quarantine_share: float = 0.05
+    volume_factor: float = 10.0
+    freshness_days: int = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: dg.AssetCheckSeverity | None  # None: passed
+    message: str
+    metadata: dict
+
+
+def _ok(check: str, message: str, **metadata) -> Finding:
+    return Finding(check, None, message, metadata)
+
+
+def _error(check: str, message: str, **metadata) -> Finding:
+    return Finding(check, dg.AssetCheckSeverity.ERROR, message, metadata)
+
+
+def _warn(check: str, message: str, **metadata) -> Finding:
+    return Finding(check, dg.AssetCheckSeverity.WARN, message, metadata)
+
+
+def _rows(con, sql: str, params: list) -> list[tuple]:
+    return con.execute(sql, params).fetchall()
+
+
+def check_schema(con, entity: Entity) -> Finding:
+    observed = {
+        name: (kind, previous)
+        for name, kind, previous in _rows(
+            con,
+            f"select column_name, data_type, previous_type from {raw_store.SOURCE_COLUMNS} "
+            "where source = ? and entity = ? order by column_name",
+            [entity.source, entity.name],
+        )
+    }
+    origin = _rows(con, f"select any_value(origin) from {raw_store.SOURCE_COLUMNS} where source = ? and entity = ?",
+                   [entity.source, entity.name])[0][0]
+    if not observed:
+        if entity.file_prefix:
+            return _ok("schema", f"no {entity.file_prefix}_*.{entity.file_format} delivered yet (optional source)")
+        return _error("schema", f"{entity.source}.{entity.name}: the table does not exist in the source database")
+    missing = [c for c in entity.column_names if c not in observed]
+    extra = sorted(set(observed) - set(entity.column_names))
+    retyped = {name: f"{previous} -> {kind}" for name, (kind, previous) in observed.items() if previous}
+    details = {"origin": origin, "missing": missing, "new": extra, "retyped": retyped}
+    where = f"{entity.source}.{entity.name} ({origin})"
+    hint = f"; new column(s) {', '.join(extra)}: renamed?" if extra else ""
+    if missing and not entity.file_prefix:
+        return _error("schema", f"{where} lacks contract column(s) {', '.join(missing)}{hint}: not loaded", **details)
+    if missing:
+        return _warn("schema", f"{where} was rejected: it lacks contract column(s) {', '.join(missing)}{hint}", **details)
+    if extra or retyped:
+        changes = [f"new column(s) {', '.join(extra)}"] if extra else []
+        changes += [f"{name} retyped {change}" for name, change in retyped.items()]
+        return _warn("schema", f"{where}: {'; '.join(changes)}", **details)
+    return _ok("schema", f"{where}: every contract column present", **details)
+
+
+def check_conformance(con, entity: Entity, run_id: str, settings: GateSettings) -> Finding:
+    read, quarantined = _rows(
+        con,
+        f"select coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0) from {raw_store.LOAD_HISTORY} "
+        "where source = ? and entity = ? and run_id = ?",
+        [entity.source, entity.name, run_id],
+    )[0]
+    reasons = _rows(
+        con,
+        f"""select regexp_replace(reason, ':[^;]*', '', 'g') as why, count(*) from {raw_store.QUARANTINE}
+            where source = ? and entity = ? and run_id = ? group by why order by count(*) desc, why limit 5""",
+        [entity.source, entity.name, run_id],
+    )
+    examples = _rows(
+        con,
+        f"""select coalesce(source_file, '') || coalesce(':' || source_row, ''), reason from {raw_store.QUARANTINE}
+            where source = ? and entity = ? and run_id = ? order by source_file, source_row limit 3""",
+        [entity.source, entity.name, run_id],
+    )
+    metadata = {"rows_read": int(read), "rows_quarantined": int(quarantined),
+                "reasons": dict(reasons), "examples": [f"{where}: {why}" for where, why in examples]}
+    if not quarantined:
+        return _ok("conformance", f"{entity.raw_table}: {read} row(s) read this run, none broke the contract", **metadata)
+    share = quarantined / read if read else 1.0
+    summary = (f"{entity.raw_table}: {quarantined} of {read} row(s) read this run ({share:.1%}) quarantined; "
+               + "; ".join(f"{why} ({n})" for why, n in reasons)
+               + (f"; e.g. {metadata['examples'][0]}" if examples else ""))
+    if share > settings.max_quarantine_share and quarantined >= 10:
+        return _error("conformance", f"{summary} — over CVW_GATE_MAX_QUARANTINE_SHARE "
+                      f"{settings.max_quarantine_share:.0%}: a systematic break, not a few bad rows", **metadata)
+    return _warn("conformance", summary, **metadata)
+
+
+def check_volume(con, entity: Entity, run_id: str, settings: GateSettings) -> Finding:
+    loads = _rows(
+        con,
+        f"""select rows_read, source_rows, incremental, run_id = ? as this_run from {raw_store.LOAD_HISTORY}
+            where source = ? and entity = ? order by loaded_at desc, origin desc limit ?""",
+        [run_id, entity.source, entity.name, RECENT_LOADS + 50],
+    )
+    current = [load for load in loads if load[3]]
+    if not current:
+        return _ok("volume", f"{entity.raw_table}: nothing read this run")
+    earlier = [load[0] for load in loads if not load[3] and load[2]][:RECENT_LOADS]
+    stored = _rows(con, f'select count(*) from raw."{entity.raw_table}"', [])[0][0]
+    read = sum(load[0] for load in current)
+    source_rows = current[0][1]
+    metadata = {"rows_read": int(read), "recent_reads": earlier, "rows_stored": int(stored)}
+    if not entity.file_prefix and source_rows == 0 and stored > 0:
+        return _error("volume", f"{entity.source}.{entity.name}: the source table is empty, while {stored:,} of its "
+                      "rows were loaded before: an empty extract", **metadata)
+    if len(earlier) < MIN_BASELINE or not current[0][2]:
+        return _ok("volume", f"{entity.raw_table}: {read:,} row(s) read ({len(earlier)} earlier reads to compare with)",
+                   **metadata)
+    typical = sorted(earlier)[len(earlier) // 2]
+    ratio = read / typical if typical else float("inf")
+    message = f"{entity.raw_table}: {read:,} row(s) read, {ratio:.1f}× the median {typical:,} of the last {len(earlier)}"
+    if ratio >= settings.volume_factor:
+        finding = _warn if entity.file_prefix else _error
+        return finding("volume", f"{message}: a volume spike (CVW_GATE_VOLUME_FACTOR {settings.volume_factor:g})",
+                       **metadata)
+    if ratio <= 1 / settings.volume_factor:
+        return _warn("volume", f"{message}: unusually little", **metadata)
+    return _ok("volume", message, **metadata)
+
+
+def check_freshness(con, entity: Entity, reference: date, settings: GateSettings) -> Finding:
+    if not entity.expect_fresh:
+        return _ok("freshness", f"{entity.raw_table}: may rightly stay unchanged for long, no freshness expected")
+    if entity.file_prefix:
+        (latest,) = _rows(
+            con,
+            f"""select max(strptime(regexp_extract(file_name, '_(\\d{{8}})\\.', 1), '%Y%m%d'))
+                from {raw_store.LOADED_FILES} where source = ? and entity = ?""",
+            [entity.source, entity.name],
+        )[0]
+        if latest is None:
+            return _ok("freshness", f"no {entity.file_prefix} export delivered yet (optional source)")
+    else:
+        column = entity.cursor or "rate_date"
+        (latest,) = _rows(con, f'select max("{column}") from raw."{entity.raw_table}"', [])[0]
+        if latest is None:
+            return _ok("freshness", f"{entity.raw_table}: no rows yet")
+    latest_day = latest.date() if hasattr(latest, "date") else latest
+    age = (reference - latest_day).days
+    metadata = {"latest": str(latest), "reference_date": str(reference), "age_days": age}
+    message = f"{entity.raw_table}: latest data of {latest_day}, {age} day(s) before {reference}"
+    if age > settings.freshness_days:
+        return _warn("freshness", f"{message}: stale (CVW_GATE_FRESHNESS_DAYS {settings.freshness_days})", **metadata)
+    return _ok("freshness", message, **metadata)
+
+
+def evaluate(con, entity: Entity, run_id: str, reference: date, settings: GateSettings) -> list[Finding]:
+    return [
+        check_schema(con, entity),
+        check_conformance(con, entity, run_id, settings),
+        check_volume(con, entity, run_id, settings),
+        check_freshness(con, entity, reference, settings),
+    ]
+
+
+def _reference_date(context) -> date:
+    partition = context.run.tags.get("dagster/partition")
+    return date.fromisoformat(partition) if partition else date.today()
+
+
+def gate_settings() -> GateSettings:
+    settings = settings_from_env()
+    return GateSettings(settings.gate_max_quarantine_share, settings.gate_volume_factor, settings.gate_freshness_days)
+
+
+def _source_gate(source: str, entities: tuple[Entity, ...]) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        name=f"{source}_source_gate",
+        specs=[
+            dg.AssetCheckSpec(name=check, asset=raw_asset_key(entity), blocking=True,
+                              description=f"Source-level {check} check of {entity.source}.{entity.name}.")
+            for entity in entities
+            for check in CHECKS
+        ],
+        description=f"Source-level checks of the {source} source system, before any transformation.",
+    )
+    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+        settings = gate_settings()
+        reference = _reference_date(context)
+        with warehouse.connect(read_only=True) as con:
+            for entity in entities:
+                for finding in evaluate(con, entity, context.run.run_id, reference, settings):
+                    if finding.severity is not None:
+                        context.log.warning(f"[{finding.severity.value}] {finding.message}")
+                    yield dg.AssetCheckResult(
+                        asset_key=raw_asset_key(entity),
+                        check_name=finding.check,
+                        passed=finding.severity is None,
+                        severity=finding.severity or dg.AssetCheckSeverity.ERROR,
+                        description=finding.message,
+                        metadata={k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+                                  for k, v in finding.metadata.items()},
+                    )
+
+    return _gate
+
+
+def _sources() -> dict[str, tuple[Entity, ...]]:
+    grouped: dict[str, tuple[Entity, ...]] = {}
+    for entity in ALL_ENTITIES:
+        grouped[entity.source] = grouped.get(entity.source, ()) + (entity,)
+    return grouped
+
+
+@dg.definitions
+def source_gates() -> dg.Definitions:
+    return dg.Definitions(asset_checks=[_source_gate(source, entities) for source, entities in _sources().items()])
+
+
+def open_quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Quarantined rows not yet replaced by a corrected delivery, per source, entity and reason."""
+    return con.execute(
+        f"""select source, entity, regexp_replace(reason, ':[^;]*', '', 'g') as why, count(*) from {raw_store.QUARANTINE}
+            where resolved_at is null group by all order by all"""
+    ).fetchall()
+
