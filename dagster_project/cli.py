@@ -4,6 +4,8 @@
     cvw prepare                 build the dbt manifest the Dagster definitions load
     cvw run [--as-of DATE]      the nightly job, in this process, then a summary
     cvw summary                 what the serving database currently publishes
+    cvw rollback [--list | --to PUBLICATION_ID]
+                                the publication versions kept, or serve one of them again
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class RunReport:
     warnings: list[str]
     checks_passed: int
     checks_failed: list[str]
+    checks_warned: list[str]
 
     @classmethod
     def from_log(cls, result, entries, as_of: str, log_path: Path) -> "RunReport":
@@ -97,8 +100,11 @@ class RunReport:
         for entry in entries:
             event = entry.dagster_event
             if event is None:
-                if entry.level >= logging.WARNING:
-                    warned.append(f"{entry.step_key or 'run'}: {entry.user_message.strip().splitlines()[0]}")
+                message = entry.user_message.strip()
+                if "Not executing." in message and entry.step_key:
+                    steps.setdefault(entry.step_key, ("not run", 0.0))  # an upstream step failed
+                elif entry.level >= logging.WARNING:
+                    warned.append(f"{entry.step_key or 'run'}: {message.splitlines()[0]}")
                 continue
             if event.step_key is None:
                 continue
@@ -109,20 +115,28 @@ class RunReport:
                 steps[event.step_key] = (_STEP_ENDS[event.event_type_value], seconds)
                 if event.event_type_value == "STEP_FAILURE":
                     error = event.step_failure_data.error
+                    # the user code's own exception, not Dagster's wrapper around it
+                    while error is not None and error.cause is not None and "executing op" in error.message:
+                        error = error.cause
                     failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
         checks = result.get_asset_check_evaluations()
-        failed = [
-            f"{c.asset_key.to_user_string()} {c.check_name}: {(c.description or '').strip()}"
-            for c in checks if not c.passed
+        described = [
+            (c, f"{c.asset_key.to_user_string()} {c.check_name}: {(c.description or '').strip()}") for c in checks
         ]
+        failed = [text for c, text in described if not c.passed and c.severity.value == "ERROR"]
+        warned_checks = [text for c, text in described if not c.passed and c.severity.value != "ERROR"]
+        # a check's warning is logged too: show it once, as the check's
+        warned = [w for w in warned if not any(w.endswith(text.split(": ", 1)[1]) for text in warned_checks)]
         return cls(result.run_id, as_of, result.success, log_path, steps, failures, warned,
-                   len(checks) - len(failed), failed)
+                   sum(1 for c in checks if c.passed), failed, warned_checks)
 
     def __str__(self) -> str:
         lines = [f"nightly run {self.run_id} as of {self.as_of}: {'succeeded' if self.success else 'FAILED'}"]
         lines += [f"  {key:<52} {status:<8} {seconds:6.1f} s" for key, (status, seconds) in self.steps.items()]
-        lines.append(f"  checks: {self.checks_passed} passed, {len(self.checks_failed)} failed")
+        lines.append(f"  checks: {self.checks_passed} passed, {len(self.checks_warned)} warning(s), "
+                     f"{len(self.checks_failed)} failed")
         lines += [f"    FAILED {c}".replace("\n", "\n      ") for c in self.checks_failed]
+        lines += [f"    WARN   {c}".replace("\n", "\n      ") for c in self.checks_warned]
         lines += [f"  failure: {f}".replace("\n", "\n      ") for f in self.failures]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines.append(f"  full log: {self.log_path}")
@@ -164,6 +178,41 @@ def summary_text(serving_path: Path) -> str:
     )
 
 
+def versions_text(serving_path: Path) -> str:
+    """Every version kept for rollback, newest first, the serving one marked."""
+    from .defs.publish.publication_log import serving_now
+    from .defs.publish.versions import list_versions, versions_dir
+
+    versions = list_versions(serving_path)
+    if not versions:
+        return f"No publication versions in {versions_dir(serving_path)}."
+    serving = serving_now(serving_path)
+    lines = [f"Publication versions in {versions_dir(serving_path)} (newest first, * = serving):"]
+    for version in versions:
+        mark = "*" if serving and serving.version == version.publication_id else " "
+        lines.append(f"{mark} {version.publication_id:<40} as of {version.as_of_date}  "
+                     f"published {version.published_at:%Y-%m-%d %H:%M:%S} UTC")
+        lines.append("      rows: " + ", ".join(f"{name} {rows:,}" for name, rows in version.row_counts.items()))
+    if serving and not any(v.publication_id == serving.version for v in versions):
+        lines.append(f"  serving: {serving.version} as of {serving.as_of_date} (no version kept for it)")
+    return "\n".join(lines)
+
+
+def rollback_to(serving_path: Path, publication_id: str) -> int:
+    """`cvw rollback --to`: serve that version again, or say why it can't be and change nothing."""
+    from .defs.publish.rollback import rollback
+    from .defs.publish.versions import SnapshotError
+
+    try:
+        restored = rollback(serving_path, publication_id)
+    except SnapshotError as error:
+        print(f"Rollback refused: {error}. The serving file is unchanged.", file=sys.stderr)
+        return 1
+    print(f"Serving version {publication_id} (as of {restored.as_of_date}) again at {restored.path}; "
+          f"logged as {restored.publication_id} in publication_log.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cvw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
     run.add_argument("--verbose", action="store_true", help="stream dbt's and Dagster's output to the console")
     commands.add_parser("summary", help="summarise the current publication")
+    roll = commands.add_parser("rollback", help="list the publication versions, or serve an earlier one again")
+    choice = roll.add_mutually_exclusive_group()
+    choice.add_argument("--list", action="store_true", help="list the versions kept (the default)")
+    choice.add_argument("--to", metavar="PUBLICATION_ID", help="serve this version again")
     args = parser.parse_args(argv)
     settings = settings_from_env()
 
@@ -208,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result.success else 1
     if args.command == "summary":
         print(summary_text(settings.serving_path))
+        return 0
+    if args.command == "rollback":
+        if args.to:
+            return rollback_to(settings.serving_path, args.to)
+        print(versions_text(settings.serving_path))
         return 0
     return 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -88,6 +89,12 @@ def test_failing_expectation_blocks_publication_and_keeps_the_previous_file(publ
     assert not result.success
     gate = {e.check_name: e for e in result.get_asset_check_evaluations()}["customer_value_expectations"]
     assert gate.passed is False
-    assert "net_revenue" in gate.description
+    assert "net_revenue" in gate.description and "marts.customer_value" in gate.description
+    # the operator's page: the failed expectation first, with examples of the offending values
+    report = Path(gate.metadata["report"].value)
+    assert report.parent.name == DEMO_AS_OF and (report.parent / "index.html").exists()
+    page = report.read_text()
+    assert "FAILED" in page and page.index("class='failed'") < page.index("class='passed'")
+    assert "expect_column_values_to_be_between" in page and "examples of offending rows" in page
     assert not result.asset_materializations_for_node("serving_database")
     assert hashlib.sha256(settings.serving_path.read_bytes()).hexdigest() == digest

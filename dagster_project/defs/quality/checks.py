@@ -7,6 +7,7 @@ from the working database, independently of the models they check.
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -14,7 +15,8 @@ import duckdb
 from ...settings import settings_from_env
 from ..publish.assets import published_models
 from ..resources import WarehouseResource
-from .gx_suites import load_suite, validate
+from .gx_suites import SuiteOutcome, load_suite, validate
+from .report import ReportLine, reports_dir, write_report
 
 # Customers resolved straight from raw, independently of the dbt models: accounts created
 # by D, one customer per normalised email, accounts without email on their own.
@@ -39,18 +41,27 @@ def suite_check(table: str, asset_key: dg.AssetKey, relation: str) -> dg.AssetCh
         blocking=True,
         description=f"Great Expectations suite expectations/{table}.json on {relation}. Blocks publication on failure.",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         suite = load_suite(table)
         with warehouse.connect(read_only=True) as con:
             frame = con.execute(f"select * from {relation}").fetchdf()
             as_of = con.execute("select max(as_of_date) from marts.customer_value").fetchall()[0][0]
             parameters = {name: PARAMETERS[name](con, as_of) for name in suite["meta"].get("parameters", {})}
         outcome = validate(frame, suite, parameters)
+        report = write_report(
+            reports_dir(Path(warehouse.path).parent, as_of), f"{table}_expectations",
+            f"{table} ({relation}) as of {as_of}: Great Expectations suite expectations/{table}.json",
+            report_lines(outcome), run_id=context.run.run_id,
+        )
+        summary = outcome.summary()
+        if not outcome.success:
+            summary = f"{relation}: {summary}\nreport: {report}"
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=outcome.summary(),
+            description=summary,
             metadata={
+                "report": dg.MetadataValue.path(str(report)),
                 "expectations_evaluated": outcome.evaluated,
                 "expectations_failed": len(outcome.failures),
                 "failures": dg.MetadataValue.json(outcome.failures),
@@ -60,6 +71,21 @@ def suite_check(table: str, asset_key: dg.AssetKey, relation: str) -> dg.AssetCh
         )
 
     return _check
+
+
+def report_lines(outcome: SuiteOutcome) -> list[ReportLine]:
+    lines = []
+    for result in outcome.results:
+        observed = result["observed"]
+        examples = observed.get("examples", []) if isinstance(observed, dict) else []
+        shown = {k: v for k, v in observed.items() if k != "examples"} if isinstance(observed, dict) else observed
+        lines.append(ReportLine(
+            check=f"{result['expectation']} {result['kwargs']}",
+            status="passed" if result["success"] else "failed",
+            details=f"{result['notes']} observed: {shown}",
+            examples=examples,
+        ))
+    return lines
 
 
 @dg.definitions

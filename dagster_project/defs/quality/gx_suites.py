@@ -23,6 +23,7 @@ class SuiteOutcome:
     success: bool
     evaluated: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)  # every expectation, passed or not
 
     def summary(self) -> str:
         if self.success:
@@ -71,15 +72,19 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None
         expectation_parameters=parameters or {},
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
     )
-    failures = []
+    results = []
     for item in result.results:
-        if not item.success:
-            config = item.expectation_config
-            failures.append(
-                {
-                    "expectation": config.type,
-                    "kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"},
-                    "observed": _observed(item.result or {}) if not item.exception_info.get("raised_exception") else item.exception_info.get("exception_message"),
-                }
-            )
-    return SuiteOutcome(suite=suite["name"], success=bool(result.success), evaluated=len(result.results), failures=failures)
+        config = item.expectation_config
+        raised = item.exception_info.get("raised_exception")
+        results.append(
+            {
+                "expectation": config.type,
+                "kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"},
+                "success": bool(item.success),
+                "observed": item.exception_info.get("exception_message") if raised else _observed(item.result or {}),
+                "notes": (config.meta or {}).get("notes", ""),
+            }
+        )
+    failures = [{k: r[k] for k in ("expectation", "kwargs", "observed")} for r in results if not r["success"]]
+    return SuiteOutcome(suite=suite["name"], success=bool(result.success), evaluated=len(results),
+                        failures=failures, results=results)

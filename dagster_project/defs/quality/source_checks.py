@@ -22,6 +22,7 @@ ERRORs block everything downstream (no publication); WARNs are recorded and show
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -31,6 +32,7 @@ from ..ingest import raw_store
 from ..ingest.assets import raw_asset_key
 from ..ingest.contract import ALL_ENTITIES, Entity
 from ..resources import WarehouseResource
+from .report import ReportLine, reports_dir, write_report
 
 CHECKS = ("schema", "conformance", "volume", "freshness")
 RECENT_LOADS = 7  # incremental reads the volume check compares with
@@ -227,21 +229,38 @@ def _source_gate(source: str, entities: tuple[Entity, ...]) -> dg.AssetChecksDef
         settings = gate_settings()
         reference = _reference_date(context)
         with warehouse.connect(read_only=True) as con:
-            for entity in entities:
-                for finding in evaluate(con, entity, context.run.run_id, reference, settings):
-                    if finding.severity is not None:
-                        context.log.warning(f"[{finding.severity.value}] {finding.message}")
-                    yield dg.AssetCheckResult(
-                        asset_key=raw_asset_key(entity),
-                        check_name=finding.check,
-                        passed=finding.severity is None,
-                        severity=finding.severity or dg.AssetCheckSeverity.ERROR,
-                        description=finding.message,
-                        metadata={k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
-                                  for k, v in finding.metadata.items()},
-                    )
+            findings = [(e, f) for e in entities for f in evaluate(con, e, context.run.run_id, reference, settings)]
+        report = write_report(
+            reports_dir(Path(warehouse.path).parent, reference), f"source_{source}",
+            f"{source} source system, loaded for {reference}: source-level checks",
+            [ReportLine(f"{entity.raw_table} {finding.check}", _status(finding), finding.message,
+                        finding.metadata.get("examples", [])) for entity, finding in findings],
+            run_id=context.run.run_id,
+        )
+        for entity, finding in findings:
+            if finding.severity is not None:
+                context.log.warning(f"[{finding.severity.value}] {finding.message}")
+            description = finding.message
+            if finding.severity == dg.AssetCheckSeverity.ERROR:
+                description += f"\nreport: {report}"
+            yield dg.AssetCheckResult(
+                asset_key=raw_asset_key(entity),
+                check_name=finding.check,
+                passed=finding.severity is None,
+                severity=finding.severity or dg.AssetCheckSeverity.ERROR,
+                description=description,
+                metadata={"report": dg.MetadataValue.path(str(report)),
+                          **{k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v
+                             for k, v in finding.metadata.items()}},
+            )
 
     return _gate
+
+
+def _status(finding: Finding) -> str:
+    if finding.severity is None:
+        return "passed"
+    return "failed" if finding.severity == dg.AssetCheckSeverity.ERROR else "warning"
 
 
 def _sources() -> dict[str, tuple[Entity, ...]]:

@@ -1,0 +1,320 @@
+"""Versioned publication, retention, rollback and backfills: real DuckDB files and Dagster runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dagster_project.cli import main
+from dagster_project.defs.publish.rollback import rollback
+from dagster_project.defs.publish.serving import publish
+from dagster_project.defs.publish.versions import SnapshotError, list_versions, read_version, versions_dir
+from dagster_project.settings import settings_from_env
+
+from .conftest import DEMO_AS_OF, query
+
+TABLES = {"customer_value": "marts.customer_value", "clv_model": "marts.clv_model"}
+SERVING_ASSET = dg.AssetKey(["published", "serving_database"])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def small_warehouse(path: Path, as_of: str, customers: int) -> Path:
+    """Two marts shaped like the real ones (as_of_date, keys, decimals), `customers` rows."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            f"""create or replace table marts.customer_value as
+            select i as customer_key, date '{as_of}' as as_of_date, cast(i * 10.25 as decimal(18, 2)) as net_revenue,
+                   cast(i * 3.5 as decimal(18, 2)) as gross_margin, cast(i % 4 as integer) as orders_count,
+                   i % 2 = 0 as is_at_risk, 'customer ' || i as first_name
+            from range({customers}) r(i) order by customer_key"""
+        )
+        con.execute(
+            f"""create or replace table marts.clv_model as
+            select date '{as_of}' - cast(d as integer) as as_of_date, 0.25 + d / 100 as r, 'converged' as status
+            from range(3) r(d) order by as_of_date"""
+        )
+    return path
+
+
+def publish_small(tmp_path: Path, run_id: str, as_of: str, customers: int = 20, **options):
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb", as_of, customers)
+    return publish(warehouse, tmp_path / "serving" / "customer_value.duckdb", TABLES, run_id=run_id, **options)
+
+
+def table_rows(database: Path, table: str) -> list[tuple]:
+    return query(database, f"select * from {table}")
+
+
+def parquet_rows(file: Path) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.execute(f"select * from read_parquet('{file}')").fetchall()
+
+
+def column_types(database: Path, table: str) -> list[list[str]]:
+    return [list(c) for c in query(
+        database, "select column_name, data_type from duckdb_columns() where table_name = ? order by column_index", [table]
+    )]
+
+
+def last_log_row(serving: Path) -> dict:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        cursor = con.execute("select * from publication_log order by rowid desc limit 1")
+        names = [d[0] for d in cursor.description]
+        return dict(zip(names, cursor.fetchall()[0]))
+
+
+def assert_serves_exactly(serving: Path, version_path: Path) -> None:
+    manifest = json.loads((version_path / "manifest.json").read_text())
+    served_tables = {t for (t,) in query(serving, "select table_name from duckdb_tables()")} - {"publication_log"}
+    assert served_tables == set(manifest["tables"])
+    for name, table in manifest["tables"].items():
+        assert table_rows(serving, name) == parquet_rows(version_path / table["file"]), name
+        assert column_types(serving, name) == table["columns"], name
+
+
+# (a) a complete snapshot per publication
+
+def test_a_publication_writes_a_complete_snapshot_matching_the_serving_tables(tmp_path):
+    checks = [{"name": "customer_value_expectations", "asset": "marts/customer_value", "passed": True}]
+    publication = publish_small(tmp_path, "run-1", "2026-06-30", checks=checks)
+
+    serving = publication.path
+    version = publication.version_path
+    assert version == versions_dir(serving) / "run-1" and publication.served
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert (manifest["publication_id"], manifest["run_id"], manifest["as_of_date"]) == ("run-1", "run-1", "2026-06-30")
+    assert manifest["published_at"] and manifest["checks"] == checks
+    for name, table in manifest["tables"].items():
+        assert sha256(version / table["file"]) == table["sha256"]
+        assert manifest["row_counts"][name] == table["rows"] == query(serving, f"select count(*) from {name}")[0][0]
+    assert manifest["row_counts"] == {"clv_model": 3, "customer_value": 20}
+    assert_serves_exactly(serving, version)
+    assert not [p for p in versions_dir(serving).iterdir() if p.name.startswith(".")]  # no partial snapshot left
+    row = last_log_row(serving)
+    assert (row["publication_id"], row["kind"], row["version"], row["run_id"]) == ("run-1", "publish", "run-1", "run-1")
+
+
+def test_the_nightly_publication_keeps_a_verified_snapshot_with_the_runs_checks(published):
+    serving = settings_from_env().serving_path
+    version = read_version(serving, published.run_id)
+    recorded = {(c["asset"], c["name"]): c["passed"] for c in version.manifest["checks"]}
+    assert recorded == {
+        (e.asset_key.to_user_string(), e.check_name): e.passed for e in published.get_asset_check_evaluations()
+    }
+    assert recorded[("marts/customer_value", "customer_value_expectations")] is True
+    assert all(c["passed"] for c in version.manifest["checks"] if c["severity"] == "ERROR")
+    assert {"value_concentration", "calibration_holdout"} <= set(version.manifest["plots"])
+    for entry in [*version.manifest["tables"].values(), *version.manifest["plots"].values()]:
+        assert sha256(version.path / entry["file"]) == entry["sha256"]
+    # whichever nightly publication serves now (other tests publish again), its snapshot is it
+    serving_version = last_log_row(serving)["version"]
+    assert_serves_exactly(serving, read_version(serving, serving_version).path)
+
+
+# (b) deterministic snapshots
+
+def test_the_same_sources_published_twice_give_byte_identical_parquet(published, tmp_path):
+    from dagster_project.defs.publish.assets import published_models
+
+    shutil.copy(settings_from_env().warehouse_path, tmp_path / "warehouse.duckdb")
+    tables = {name: relation for name, (_, relation) in published_models().items()}
+    first, second = (
+        publish(tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb", tables, run_id=run_id)
+        for run_id in ("first", "second")
+    )
+    sums = [{name: t["sha256"] for name, t in read_version(tmp_path / "serving.duckdb", p.publication_id).manifest["tables"].items()}
+            for p in (first, second)]
+    assert set(sums[0]) == set(tables) and "publication_log" not in sums[0]
+    assert sums[0] == sums[1]
+    assert first.row_counts["customer_value"] > 300
+
+
+# (c) retention
+
+def test_retention_keeps_the_newest_versions_and_never_the_serving_one(tmp_path):
+    for run_id, as_of in (("a", "2026-06-28"), ("b", "2026-06-29"), ("c", "2026-06-30")):
+        last = publish_small(tmp_path, run_id, as_of, versions_kept=2)
+    serving = last.path
+    assert [v.publication_id for v in list_versions(serving)] == ["c", "b"] and last.removed_versions == ["a"]
+
+    rollback(serving, "b")
+    (versions_dir(serving) / ".crashed.partial").mkdir()  # debris of a publication that died midway
+    (serving.parent / f".{serving.name}.crashed.building").write_bytes(b"half a database")
+    for run_id, as_of in (("d", "2026-06-01"), ("e", "2026-06-02")):  # backfills: written, not served
+        backfill = publish_small(tmp_path, run_id, as_of, versions_kept=2)
+        assert not backfill.served
+
+    assert [v.publication_id for v in list_versions(serving)] == ["e", "d", "b"]  # b serves: kept beyond 2
+    assert sorted(p.name for p in versions_dir(serving).iterdir()) == ["b", "d", "e"]
+    assert not list(serving.parent.glob("*.building"))
+    assert last_log_row(serving)["version"] == "b"
+
+
+def test_the_number_of_versions_kept_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CVW_PUBLICATION_VERSIONS_KEPT", "3")
+    assert settings_from_env().publication_versions_kept == 3
+    monkeypatch.delenv("CVW_PUBLICATION_VERSIONS_KEPT")
+    assert settings_from_env().publication_versions_kept == 14
+
+
+# (d) rollback
+
+def test_cli_rollback_lists_versions_and_restores_an_earlier_one_exactly(tmp_path, monkeypatch, capsys):
+    publish_small(tmp_path, "old", "2026-06-29", customers=15)
+    serving = publish_small(tmp_path, "new", "2026-06-30", customers=25).path
+    monkeypatch.setenv("CVW_SERVING_PATH", str(serving))
+
+    assert main(["rollback", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "* new" in listing and "  old" in listing and "as of 2026-06-29" in listing and "customer_value 15" in listing
+
+    assert main(["rollback", "--to", "old"]) == 0
+    assert "Serving version old" in capsys.readouterr().out
+    assert_serves_exactly(serving, versions_dir(serving) / "old")
+    row = last_log_row(serving)
+    assert (row["kind"], row["version"], row["as_of_date"], row["run_id"]) == ("rollback", "old", date(2026, 6, 29), None)
+    assert json.loads(row["tables"]) == {"clv_model": 3, "customer_value": 15}
+    assert query(serving, "select kind, version from publication_log") == [
+        ("publish", "old"), ("publish", "new"), ("rollback", "old")]
+
+    assert main(["rollback"]) == 0
+    assert "* old" in capsys.readouterr().out
+    # the next nightly publication, as of a later date than the one rolled back to, serves again
+    assert publish_small(tmp_path, "next", "2026-07-01").served
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        ("flip a byte", "customer_value.parquet"),
+        ("delete a table", "clv_model.parquet"),
+        ("delete the manifest", "manifest.json"),
+    ],
+)
+def test_a_damaged_snapshot_is_refused_and_the_serving_file_is_left_alone(tmp_path, monkeypatch, capsys, damage, named):
+    publish_small(tmp_path, "old", "2026-06-29")
+    serving = publish_small(tmp_path, "new", "2026-06-30").path
+    old = versions_dir(serving) / "old"
+    if damage == "flip a byte":
+        data = bytearray((old / named).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (old / named).write_bytes(bytes(data))
+    else:
+        (old / named).unlink()
+    monkeypatch.setenv("CVW_SERVING_PATH", str(serving))
+    before = sha256(serving)
+
+    assert main(["rollback", "--to", "old"]) == 1
+
+    error = capsys.readouterr().err
+    assert "Rollback refused" in error and str(old / named) in error
+    assert sha256(serving) == before
+    assert not [p for p in serving.parent.iterdir() if p.name.endswith((".building", ".wal"))]
+
+
+def test_an_unknown_or_unsafe_publication_id_is_refused(tmp_path):
+    serving = publish_small(tmp_path, "only", "2026-06-30").path
+    with pytest.raises(SnapshotError, match="no version 'missing'.*only"):
+        rollback(serving, "missing")
+    for unsafe in ("../serving", ".hidden", "a/b", ""):
+        with pytest.raises(SnapshotError, match="not a publication id"):
+            rollback(serving, unsafe)
+
+
+def copy_session_serving(tmp_path: Path, monkeypatch) -> Path:
+    """The session's serving file and its versions, copied, with CVW_SERVING_PATH pointing at the copy."""
+    settings = settings_from_env()
+    serving = tmp_path / "serving" / "customer_value.duckdb"
+    serving.parent.mkdir()
+    shutil.copy(settings.serving_path, serving)
+    shutil.copytree(versions_dir(settings.serving_path), versions_dir(serving))
+    monkeypatch.setenv("CVW_SERVING_PATH", str(serving))
+    return serving
+
+
+def test_the_rollback_job_restores_the_nightly_version(published, tmp_path, monkeypatch):
+    from dagster_project.definitions import defs
+
+    serving = copy_session_serving(tmp_path, monkeypatch)
+    later = publish(small_warehouse(tmp_path / "later.duckdb", "2026-07-31", 5), serving, TABLES, run_id="later")
+    assert later.served and query(serving, "select count(*) from customer_value")[0][0] == 5
+    job = defs().resolve_job_def("rollback")
+
+    def run(publication_id: str) -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(
+            run_config={"ops": {"rollback_serving_database": {"config": {"publication_id": publication_id}}}},
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        )
+
+    result = run(published.run_id)
+
+    assert result.success
+    assert_serves_exactly(serving, versions_dir(serving) / published.run_id)
+    row = last_log_row(serving)
+    assert (row["kind"], row["version"], row["run_id"], row["as_of_date"]) == (
+        "rollback", published.run_id, result.run_id, date.fromisoformat(DEMO_AS_OF))
+    (materialization,) = result.asset_materializations_for_node("rollback_serving_database")
+    assert materialization.asset_key == SERVING_ASSET and materialization.partition == DEMO_AS_OF
+    assert materialization.metadata["kind"].value == "rollback"
+
+    before = sha256(serving)
+    failed = run("no-such-version")
+    assert not failed.success and sha256(serving) == before
+    assert any("rollback refused" in e.step_failure_data.error.message and "no-such-version" in e.step_failure_data.error.message
+               for e in failed.all_events if e.is_step_failure)
+
+
+# (e) backfills
+
+def test_a_backfill_writes_its_version_and_serves_only_with_republish(published, tmp_path, monkeypatch):
+    from dagster_project.definitions import defs
+
+    settings = settings_from_env()
+    shutil.copy(settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("CVW_WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    serving = tmp_path / "serving" / "customer_value.duckdb"
+    monkeypatch.setenv("CVW_SERVING_PATH", str(serving))
+    # A later night already serves: the warehouse's marts (as of DEMO_AS_OF) are a backfill now.
+    publish(small_warehouse(tmp_path / "later.duckdb", "2026-07-31", 5), serving, TABLES, run_id="later")
+    before = sha256(serving)
+    nightly = defs().resolve_job_def("nightly")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def publish_partition(**config) -> dg.ExecuteInProcessResult:
+        result = nightly.execute_in_process(
+            partition_key=DEMO_AS_OF, asset_selection=[SERVING_ASSET], instance=instance,
+            run_config={"ops": {"published__serving_database": {"config": config}}},
+        )
+        assert result.success
+        return result
+
+    backfill = publish_partition()
+
+    (materialization,) = backfill.asset_materializations_for_node("published__serving_database")
+    assert materialization.metadata["served"].value is False
+    assert materialization.metadata["serving_as_of_date"].value == "2026-07-31"
+    assert sha256(serving) == before
+    version = read_version(serving, backfill.run_id)
+    assert version.as_of_date == date.fromisoformat(DEMO_AS_OF) and version.row_counts["customer_value"] > 300
+    warnings = [e.user_message for e in instance.all_logs(backfill.run_id) if e.level == logging.WARNING]
+    assert any(f"backfill as of {DEMO_AS_OF}" in w and "2026-07-31" in w for w in warnings)
+
+    republished = publish_partition(republish=True)
+
+    (materialization,) = republished.asset_materializations_for_node("published__serving_database")
+    assert materialization.metadata["served"].value is True
+    assert_serves_exactly(serving, versions_dir(serving) / republished.run_id)
+    assert query(serving, "select version, as_of_date from publication_log") == [
+        ("later", date(2026, 7, 31)), (republished.run_id, date.fromisoformat(DEMO_AS_OF))]
