@@ -22,6 +22,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_LANDING_DIR": "folder where CRM, referral and voice-of-customer files are dropped",
     "CVW_WAREHOUSE_PATH": "working DuckDB file (raw, staging, intermediate, marts)",
     "CVW_SERVING_PATH": "published DuckDB file that BI tools open read-only",
+    "CVW_DUCKDB_MEMORY_LIMIT": "memory DuckDB may use before spilling to disk, in the pipeline and in dbt (default 2GB)",
     "CVW_BASE_CURRENCY": "ISO 4217 code all money is converted to (default USD)",
     "CVW_EXTRACT_LOOKBACK_DAYS": "how far before the stored cursor database extraction re-reads (default 1)",
     "CVW_SCHEDULE_CRON": "cron of the nightly schedule (default '0 2 * * *')",
@@ -52,6 +53,7 @@ class Settings:
     schedule_cron: str
     schedule_timezone: str
     expectations_dir: Path
+    memory_limit: str = "2GB"
     gate_max_quarantine_share: float = 0.05
     gate_volume_factor: float = 10.0
     gate_freshness_days: int = 3
@@ -101,6 +103,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
         schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
         expectations_dir=Path(env.get("CVW_EXPECTATIONS_DIR") or EXPECTATIONS_DIR).resolve(),
+        memory_limit=env.get("CVW_DUCKDB_MEMORY_LIMIT") or "2GB",
         gate_max_quarantine_share=float(env.get("CVW_GATE_MAX_QUARANTINE_SHARE") or 0.05),
         gate_volume_factor=float(env.get("CVW_GATE_VOLUME_FACTOR") or 10),
         gate_freshness_days=int(env.get("CVW_GATE_FRESHNESS_DAYS") or 3),

@@ -19,11 +19,13 @@ class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB file. One writer at a time: open, use, close within a step."""
 
     path: str
+    # DuckDB takes 80 % of the machine's memory by default; bounded, it spills to disk instead.
+    memory_limit: str = "2GB"
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
             con.execute("set TimeZone = 'UTC'")
             yield con
@@ -72,7 +74,9 @@ def resources() -> dg.Definitions:
     settings = settings_from_env()
     return dg.Definitions(
         resources={
-            "warehouse": WarehouseResource(path=_env_or("CVW_WAREHOUSE_PATH", str(settings.warehouse_path))),
+            "warehouse": WarehouseResource(
+                path=_env_or("CVW_WAREHOUSE_PATH", str(settings.warehouse_path)), memory_limit=settings.memory_limit
+            ),
             "sources": SourcesResource(
                 source_url=_env_or("CVW_SOURCE_URL", settings.source_url),
                 landing_dir=_env_or("CVW_LANDING_DIR", str(settings.landing_dir)),

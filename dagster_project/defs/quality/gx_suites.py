@@ -49,6 +49,23 @@ def _observed(result: dict) -> Any:
     }
 
 
+def _columns_of(expectation: dict) -> tuple[str, ...]:
+    kwargs = expectation["kwargs"]
+    named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+    return tuple(dict.fromkeys(named + list(kwargs.get("column_list", []))))
+
+
+def _narrow(frame: pd.DataFrame, expectation: dict) -> tuple[str, pd.DataFrame]:
+    """The part of the table an expectation reads: GX copies its whole batch for each
+    metric, so a wide table costs width × expectations; its own columns keep that small."""
+    columns = _columns_of(expectation)
+    if columns:
+        return "|".join(columns), frame[list(columns)]
+    if "columns" in expectation["type"]:  # the schema: names only
+        return "_schema", frame.iloc[:0]
+    return "_rows", frame.iloc[:, :1]  # row counts
+
+
 def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None = None) -> SuiteOutcome:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # deferred: importing GX costs seconds
@@ -57,23 +74,30 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("warehouse")
-        .add_dataframe_asset(name=suite["name"])
-        .add_batch_definition_whole_dataframe("whole_table")
-    )
-    expectations = [{k: v for k, v in e.items() if k in ("type", "kwargs", "meta")} for e in suite["expectations"]]
-    gx_suite = context.suites.add(ExpectationSuite(name=suite["name"], expectations=expectations))
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{suite['name']}_gate", data=batch, suite=gx_suite)
-    )
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters or {},
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
-    )
+    source = context.data_sources.add_pandas("warehouse")
+    groups: dict[str, tuple[pd.DataFrame, list[tuple[int, dict]]]] = {}
+    for position, expectation in enumerate(suite["expectations"]):
+        key, part = _narrow(frame, expectation)
+        config = {k: v for k, v in expectation.items() if k in ("type", "kwargs")}
+        # the position rides along in meta: results come back matched to their expectation
+        config["meta"] = {**expectation.get("meta", {}), "suite_position": position}
+        groups.setdefault(key, (part, []))[1].append((position, config))
+    ordered: list[tuple[int, Any]] = []
+    success = True
+    for number, (part, expectations) in enumerate(groups.values()):
+        name = f"{suite['name']}_{number}"
+        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole_table")
+        gx_suite = context.suites.add(ExpectationSuite(name=name, expectations=[e for _, e in expectations]))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
+        result = definition.run(
+            batch_parameters={"dataframe": part},
+            expectation_parameters=parameters or {},
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+        )
+        success = success and bool(result.success)
+        ordered += [(item.expectation_config.meta["suite_position"], item) for item in result.results]
     results = []
-    for item in result.results:
+    for _, item in sorted(ordered, key=lambda pair: pair[0]):
         config = item.expectation_config
         raised = item.exception_info.get("raised_exception")
         results.append(
@@ -86,5 +110,5 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None
             }
         )
     failures = [{k: r[k] for k in ("expectation", "kwargs", "observed")} for r in results if not r["success"]]
-    return SuiteOutcome(suite=suite["name"], success=bool(result.success), evaluated=len(results),
+    return SuiteOutcome(suite=suite["name"], success=success, evaluated=len(results),
                         failures=failures, results=results)
