@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the nightly job now and print a summary")
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
     run.add_argument("--verbose", action="store_true", help="stream dbt's and Dagster's output to the console")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the incremental dbt models whole (after their logic changed)")
     commands.add_parser("summary", help="summarise the current publication")
     roll = commands.add_parser("rollback", help="list the publication versions, or serve an earlier one again")
     choice = roll.add_mutually_exclusive_group()
@@ -253,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         prepare()
         as_of = args.as_of or default_as_of()
+        if args.full_refresh:
+            os.environ["CVW_FULL_REFRESH"] = "1"
         result, report = run_nightly(as_of, verbose=args.verbose)
         print(report)
         if not result.success:

@@ -29,6 +29,7 @@ class EntityLoad:
     rows_read: int = 0
     rows_changed: int = 0
     rows_quarantined: int = 0
+    rows_rejected: int = 0  # rows read that broke the contract, quarantined now or by an earlier load
     cursor: str | None = None
     files_loaded: list[str] = field(default_factory=list)
     files_rejected: dict[str, str] = field(default_factory=dict)
@@ -39,6 +40,7 @@ class EntityLoad:
         self.rows_read += result.rows_read
         self.rows_changed += result.rows_changed
         self.rows_quarantined += result.rows_quarantined
+        self.rows_rejected += result.rejected
 
 
 def now_utc() -> datetime:
@@ -46,8 +48,11 @@ def now_utc() -> datetime:
 
 
 def _stored_cursor_max(con: duckdb.DuckDBPyConnection, entity: Entity):
-    column = entity.cursor or "rate_date"
-    return con.execute(f'select max("{column}") from raw."{entity.raw_table}"').fetchall()[0][0]
+    """The latest cursor value loaded; None for tables without a cursor, which are read whole
+    (fx_rates: a corrected rate for an old date must reach the marts too)."""
+    if not entity.cursor:
+        return None
+    return con.execute(f'select max("{entity.cursor}") from raw."{entity.raw_table}"').fetchall()[0][0]
 
 
 def extract_table(
@@ -78,7 +83,8 @@ def extract_table(
                 [entity.source, entity.name, cursor, load.rows_read, loaded_at, run_id],
             )
         raw_store.record_load(
-            con, entity, entity.name, raw_store.BatchResult(load.rows_read, load.rows_changed, load.rows_quarantined),
+            con, entity, entity.name,
+            raw_store.BatchResult(load.rows_read, load.rows_changed, load.rows_quarantined, load.rows_rejected),
             incremental=cursor is not None, source_rows=source_rows, loaded_at=loaded_at, run_id=run_id,
         )
         con.execute("commit")
@@ -158,16 +164,16 @@ def load_file(
             result = raw_store.merge_batch(
                 con, entity, parsed.rows, base_currency=base_currency, loaded_at=loaded_at, run_id=run_id
             )
-            load.add(raw_store.BatchResult(result.rows_read + len(parsed.rejects), result.rows_changed,
-                                           result.rows_quarantined + rejected))
-            status, reason = "loaded", None
             counts = (result.rows_read + len(parsed.rejects), result.rows_changed, result.rows_quarantined + rejected)
+            load.add(raw_store.BatchResult(*counts, result.rejected + len(parsed.rejects)))
+            status, reason = "loaded", None
             load.files_loaded.append(path.name)
             raw_store.record_columns(
                 con, entity, path.name, parsed.columns, observed_at=loaded_at, run_id=run_id
             )
             raw_store.record_load(
-                con, entity, path.name, raw_store.BatchResult(*counts), incremental=True, source_rows=None,
+                con, entity, path.name, raw_store.BatchResult(*counts, result.rejected + len(parsed.rejects)),
+                incremental=True, source_rows=None,
                 loaded_at=loaded_at, run_id=run_id,
             )
             if loaded_by_content is not None:

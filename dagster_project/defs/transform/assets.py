@@ -47,5 +47,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         "build", "--exclude", "resource_type:unit_test", "--indirect-selection", "buildable",
         "--vars", json.dumps({"as_of_date": context.partition_key}),
     ]
+    if os.environ.get("CVW_FULL_REFRESH"):
+        # incremental models rebuilt whole (after a change of their logic): same result, more time
+        args.append("--full-refresh")
     with environment(CVW_WAREHOUSE_PATH=warehouse.path):
         yield from dbt.cli(args, context=context).stream()

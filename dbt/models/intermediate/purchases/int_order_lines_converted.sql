@@ -1,64 +1,97 @@
--- Lines of purchases with their revenue converted to the base currency at the rate of the
--- latest rate_date on or before the order's date (the base currency converts at 1).
--- A null line_revenue means the currency had no rate by then: a blocking data test.
+-- Every order line with its order and its revenue in the base currency, converted at the rate
+-- of the latest rate_date on or before the order's date (the base currency converts at 1).
+-- Independent of D: which lines are purchases as of D is decided downstream, so this model
+-- is built incrementally, converting again only the lines whose line or order was (re)loaded
+-- since the last build (minus a lookback), and those an FX rate loaded since then changes.
+{{ config(
+    materialized='incremental',
+    unique_key='order_line_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 
-with purchases as (
-    select * from {{ ref('int_purchases_selected') }}
+with order_lines as (
+    select * from {{ ref('stg_commerce__order_lines') }}
 ),
 
-order_lines as (
-    select * from {{ ref('stg_commerce__order_lines') }}
+orders as (
+    select * from {{ ref('stg_commerce__orders') }}
 ),
 
 fx_rates as (
     select * from {{ ref('stg_commerce__fx_rates') }}
 ),
 
-purchase_lines as (
+{% if is_incremental() %}
+-- a rate loaded since: lines of its currency on or after its rate_date may convert otherwise
+rates_changed as (
+    select
+        currency_code,
+        min(rate_date) as changed_from
+    from fx_rates
+    where loaded_at > {{ incremental_since() }}
+    group by currency_code
+),
+{% endif %}
+
+lines as (
     select
         order_lines.order_line_id,
         order_lines.order_id,
-        purchases.customer_key,
-        purchases.order_date,
-        purchases.currency_code,
+        orders.customer_id,
+        orders.order_date,
+        orders.order_status,
+        orders.currency_code,
         order_lines.product_id,
         order_lines.quantity,
-        order_lines.unit_price,
-        order_lines.discount_amount,
-        order_lines.quantity * order_lines.unit_price - order_lines.discount_amount as line_revenue_local
+        order_lines.quantity * order_lines.unit_price - order_lines.discount_amount as line_revenue_local,
+        greatest(order_lines.loaded_at, orders.loaded_at) as loaded_at
     from order_lines
-    inner join purchases
-        on order_lines.order_id = purchases.order_id
+    inner join orders
+        on order_lines.order_id = orders.order_id
+    {% if is_incremental() %}
+        where
+            order_lines.loaded_at > {{ incremental_since() }}
+            or orders.loaded_at > {{ incremental_since() }}
+            or exists (
+                select 1 from rates_changed
+                where
+                    rates_changed.currency_code = orders.currency_code
+                    and orders.order_date >= rates_changed.changed_from
+            )
+    {% endif %}
 ),
 
 rated as (
     select
-        purchase_lines.*,
+        lines.*,
         fx_rates.rate_date as fx_rate_date,
         case
-            when purchase_lines.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
+            when lines.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
             else fx_rates.rate_to_base
         end as fx_rate_to_base
-    from purchase_lines
+    from lines
     asof left join fx_rates
         on
-            purchase_lines.currency_code = fx_rates.currency_code
-            and purchase_lines.order_date >= fx_rates.rate_date
+            lines.currency_code = fx_rates.currency_code
+            and lines.order_date >= fx_rates.rate_date
 ),
 
 final as (
     select
         order_line_id,
         order_id,
-        customer_key,
+        customer_id,
         order_date,
+        order_status,
         product_id,
         quantity,
         currency_code,
         line_revenue_local,
         fx_rate_date,
         fx_rate_to_base,
-        line_revenue_local * fx_rate_to_base as line_revenue
+        line_revenue_local * fx_rate_to_base as line_revenue,
+        loaded_at
     from rated
 )
 

@@ -1,6 +1,14 @@
--- Refunds made on or before D on lines of purchases, converted to the base currency at the
--- rate of the latest rate_date on or before the refund's own date (the base currency
--- converts at 1). A null refund_amount means no rate by then: a blocking data test.
+-- Every refund with the currency of its order and its amount in the base currency, converted at
+-- the rate of the latest rate_date on or before the refund's own date (the base currency
+-- converts at 1). Independent of D (refunds after D are left out downstream), so built
+-- incrementally like int_order_lines_converted: refunds whose refund, line or order was
+-- (re)loaded since the last build, and those an FX rate loaded since then changes.
+{{ config(
+    materialized='incremental',
+    unique_key='refund_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 
 with refunds as (
     select * from {{ ref('stg_commerce__refunds') }}
@@ -10,46 +18,68 @@ order_lines as (
     select * from {{ ref('stg_commerce__order_lines') }}
 ),
 
-purchases as (
-    select * from {{ ref('int_purchases_selected') }}
+orders as (
+    select * from {{ ref('stg_commerce__orders') }}
 ),
 
 fx_rates as (
     select * from {{ ref('stg_commerce__fx_rates') }}
 ),
 
-refunds_to_date as (
+{% if is_incremental() %}
+rates_changed as (
+    select
+        currency_code,
+        min(rate_date) as changed_from
+    from fx_rates
+    where loaded_at > {{ incremental_since() }}
+    group by currency_code
+),
+{% endif %}
+
+refunds_with_orders as (
     select
         refunds.refund_id,
         refunds.order_line_id,
-        purchases.order_id,
-        purchases.customer_key,
+        orders.order_id,
         refunds.refunded_at,
         refunds.refund_date,
         refunds.refunded_quantity,
-        purchases.currency_code,
-        refunds.refund_amount as refund_amount_local
+        orders.currency_code,
+        refunds.refund_amount as refund_amount_local,
+        greatest(refunds.loaded_at, order_lines.loaded_at, orders.loaded_at) as loaded_at
     from refunds
     inner join order_lines
         on refunds.order_line_id = order_lines.order_line_id
-    inner join purchases
-        on order_lines.order_id = purchases.order_id
-    where refunds.refund_date <= {{ as_of_date() }}
+    inner join orders
+        on order_lines.order_id = orders.order_id
+    {% if is_incremental() %}
+        where
+            refunds.loaded_at > {{ incremental_since() }}
+            or order_lines.loaded_at > {{ incremental_since() }}
+            or orders.loaded_at > {{ incremental_since() }}
+            or exists (
+                select 1 from rates_changed
+                where
+                    rates_changed.currency_code = orders.currency_code
+                    and refunds.refund_date >= rates_changed.changed_from
+            )
+    {% endif %}
 ),
 
 rated as (
     select
-        refunds_to_date.*,
+        refunds_with_orders.*,
         fx_rates.rate_date as fx_rate_date,
         case
-            when refunds_to_date.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
+            when refunds_with_orders.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
             else fx_rates.rate_to_base
         end as fx_rate_to_base
-    from refunds_to_date
+    from refunds_with_orders
     asof left join fx_rates
         on
-            refunds_to_date.currency_code = fx_rates.currency_code
-            and refunds_to_date.refund_date >= fx_rates.rate_date
+            refunds_with_orders.currency_code = fx_rates.currency_code
+            and refunds_with_orders.refund_date >= fx_rates.rate_date
 ),
 
 final as (
@@ -57,7 +87,6 @@ final as (
         refund_id,
         order_line_id,
         order_id,
-        customer_key,
         refunded_at,
         refund_date,
         refunded_quantity,
@@ -65,7 +94,8 @@ final as (
         refund_amount_local,
         fx_rate_date,
         fx_rate_to_base,
-        refund_amount_local * fx_rate_to_base as refund_amount
+        refund_amount_local * fx_rate_to_base as refund_amount,
+        loaded_at
     from rated
 )
 

@@ -6,7 +6,8 @@ renamed as (
     select
         currency as currency_code,
         rate_date,
-        rate_to_base
+        rate_to_base,
+        _loaded_at as loaded_at
     from source
 )
 

@@ -10,7 +10,8 @@ renamed as (
         quantity,
         unit_price,
         discount_amount,
-        updated_at
+        updated_at,
+        _loaded_at as loaded_at
     from source
 )
 

@@ -11,7 +11,8 @@ renamed as (
         status as order_status,
         channel,
         currency as currency_code,
-        updated_at
+        updated_at,
+        _loaded_at as loaded_at
     from source
 )
 

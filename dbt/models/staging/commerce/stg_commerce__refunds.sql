@@ -10,7 +10,8 @@ renamed as (
         cast(refunded_at as date) as refund_date,
         quantity as refunded_quantity,
         amount as refund_amount,
-        updated_at
+        updated_at,
+        _loaded_at as loaded_at
     from source
 )
 

@@ -1,0 +1,91 @@
+"""Nightly runs are incremental; their result equals a full rebuild from the same sources."""
+
+import shutil
+import sqlite3
+from datetime import date
+
+import duckdb
+import pytest
+
+from dagster_project.demo import append_days
+from dagster_project.settings import settings_from_env
+
+from .conftest import DEMO_AS_OF, query, run_nightly
+
+NEXT_AS_OF = "2026-07-03"
+PUBLISHED = ("customer_value", "customer_cards", "at_risk_customers", "value_segment_summary", "clv_model", "clv_holdout")
+
+
+def contents(path, table: str) -> str:
+    return query(path, f"select md5(coalesce(string_agg(cast(t as varchar), chr(10) order by all), '')) from {table} t")[0][0]
+
+
+@pytest.fixture(scope="module")
+def nights(published, tmp_path_factory):
+    """Three more days of activity after the session's first night, with the late arrivals
+    an incremental build must not miss, run as one incremental night and as a full rebuild."""
+    settings = settings_from_env()
+    root = tmp_path_factory.mktemp("incremental")
+    shutil.copytree(settings.sources_dir, root / "sources")
+    for name in ("warehouse", "rebuilt"):
+        shutil.copy(settings.warehouse_path, root / f"{name}.duckdb")
+        shutil.copy(settings.serving_path, root / f"{name}_serving.duckdb")
+    append_days(root / "sources", 3)
+    with sqlite3.connect(root / "sources" / "commerce.sqlite") as db:
+        # a corrected FX rate for a date long past, an old order completed at last, a refund
+        # today on a line bought months ago: each changes lines the last night already built
+        (currency, rate_date) = db.execute(
+            "select currency, min(rate_date) from fx_rates where currency <> 'USD' group by currency limit 1"
+        ).fetchone()
+        db.execute("update fx_rates set rate_to_base = rate_to_base * 1.01 where currency = ? and rate_date = ?",
+                   [currency, rate_date])
+        db.execute("update orders set status = 'completed', updated_at = '2026-07-02T09:00:00' "
+                   "where order_id = (select min(order_id) from orders where status = 'pending')")
+        # a valid line (the sources also hold deliberately broken ones): take it from raw
+        line, amount = query(settings.warehouse_path, """
+            select l.order_line_id, l.unit_price from raw.commerce_order_lines l
+            join raw.commerce_orders o using (order_id)
+            where o.status = 'completed' and o.ordered_at < '2026-03-01' and l.discount_amount = 0
+              and not exists (select 1 from raw.commerce_refunds r where r.order_line_id = l.order_line_id)
+            order by l.order_line_id limit 1""")[0]
+        db.execute("insert into refunds values ('R_LATE_1', ?, '2026-07-02T10:00:00', 0, ?, '2026-07-02T10:00:00')",
+                   [line, str(round(float(amount) / 2, 2))])
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CVW_SOURCE_URL", f"sqlite:///{root / 'sources' / 'commerce.sqlite'}")
+        patch.setenv("CVW_LANDING_DIR", str(root / "sources" / "landing"))
+        for name in ("warehouse", "rebuilt"):
+            patch.setenv("CVW_WAREHOUSE_PATH", str(root / f"{name}.duckdb"))
+            patch.setenv("CVW_SERVING_PATH", str(root / f"{name}_serving.duckdb"))
+            if name == "rebuilt":
+                patch.setenv("CVW_FULL_REFRESH", "1")
+            runs[name] = run_nightly(NEXT_AS_OF)
+            assert runs[name].success, [e.message for e in runs[name].all_events if e.is_failure]
+    return root, runs, (currency, rate_date, line)
+
+
+def test_incremental_night_equals_a_full_rebuild(nights):
+    root, _, _ = nights
+    for table in PUBLISHED:
+        assert contents(root / "warehouse_serving.duckdb", table) == contents(root / "rebuilt_serving.duckdb", table), table
+    for model in ("int_order_lines_converted", "int_refunds_converted"):
+        facts = f"(select * exclude (loaded_at) from intermediate.{model})"
+        assert contents(root / "warehouse.duckdb", facts) == contents(root / "rebuilt.duckdb", facts), model
+
+
+def test_the_incremental_night_reconverted_only_what_changed(nights):
+    root, _, (currency, rate_date, line) = nights
+    warehouse = root / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(f"attach '{settings_from_env().warehouse_path}' as night_before (read_only)")
+        total, rebuilt = con.execute(
+            """select count(*), count(*) filter (where before.order_line_id is null or before.loaded_at <> now.loaded_at)
+               from intermediate.int_order_lines_converted now
+               left join night_before.intermediate.int_order_lines_converted before using (order_line_id)"""
+        ).fetchall()[0]
+    assert 0 < rebuilt < total / 5  # three days of lines (and the reloaded ones), not the whole history
+    # the late refund and the corrected rate did arrive
+    assert query(warehouse, "select count(*) from intermediate.int_refunds_converted where refund_id = 'R_LATE_1'")[0][0] == 1
+    assert query(root / "warehouse_serving.duckdb", "select max(as_of_date) from customer_value")[0][0] == \
+        date.fromisoformat(NEXT_AS_OF)
+    assert DEMO_AS_OF < NEXT_AS_OF
