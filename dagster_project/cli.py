@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import contextlib
 import logging
 import os
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the nightly job now and print a summary")
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
     run.add_argument("--verbose", action="store_true", help="stream dbt's and Dagster's output to the console")
+    run.add_argument("--report-json", default=None, metavar="PATH",
+                     help="also write the run report (steps with their seconds, checks) as JSON")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild the incremental dbt models whole (after their logic changed)")
     commands.add_parser("summary", help="summarise the current publication")
@@ -259,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["CVW_FULL_REFRESH"] = "1"
         result, report = run_nightly(as_of, verbose=args.verbose)
         print(report)
+        if args.report_json:
+            Path(args.report_json).write_text(json.dumps(dataclasses.asdict(report), default=str, indent=2))
         if not result.success:
             print("The previous publication is still serving.", file=sys.stderr)
         print(summary_text(settings.serving_path))
