@@ -26,8 +26,22 @@ from pathlib import Path
 from .settings import DBT_PROJECT_DIR, settings_from_env
 
 
-def prepare() -> Path:
-    """Parse the dbt project (partial parsing keeps repeats cheap) so the manifest is current."""
+def _project_changed_after(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in sources)
+
+
+def prepare(force: bool = False) -> Path:
+    """Parse the dbt project so the manifest the Dagster definitions load is current; skipped
+    (saving a dbt start, ~4 s) when no file of the project changed since the last parse."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if not force and not _project_changed_after(manifest):
+        return manifest
     from .defs.transform.project import dbt_executable
 
     settings = settings_from_env()
@@ -37,7 +51,7 @@ def prepare() -> Path:
         check=True,
         env=env,
     )
-    return DBT_PROJECT_DIR / "target" / "manifest.json"
+    return manifest
 
 
 def default_as_of() -> str:
@@ -254,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(generate(out, customers=args.customers, years=args.years, seed=args.seed, end_date=args.end_date))
         return 0
     if args.command == "prepare":
-        print(f"dbt manifest: {prepare()}")
+        print(f"dbt manifest: {prepare(force=True)}")
         return 0
     if args.command == "run":
         prepare()
