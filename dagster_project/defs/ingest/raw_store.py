@@ -9,6 +9,7 @@ rows it describes, so a crash either keeps both or neither.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,7 +82,7 @@ create table if not exists {LOAD_HISTORY} (
     incremental boolean not null,  -- false for a first, full read
     rows_read bigint not null,
     rows_changed bigint not null,
-    rows_quarantined bigint not null,
+    rows_quarantined bigint not null,  -- rows read that broke the contract (quarantined now or by an earlier load)
     source_rows bigint,  -- rows the source table holds (database tables)
     loaded_at timestamp not null,
     run_id varchar
@@ -124,7 +125,7 @@ def record_load(con, entity: Entity, origin: str, result: "BatchResult", *, incr
     con.execute(
         f"insert into {LOAD_HISTORY} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [entity.source, entity.name, origin, incremental, result.rows_read, result.rows_changed,
-         result.rows_quarantined, source_rows, loaded_at, run_id],
+         result.rejected, source_rows, loaded_at, run_id],
     )
 
 
@@ -133,6 +134,13 @@ class BatchResult:
     rows_read: int
     rows_changed: int  # new rows plus newer versions of known rows
     rows_quarantined: int  # newly quarantined (a row quarantined before is not counted twice)
+    # Rows of this read that broke the contract, newly quarantined or already (a bad row the
+    # source still delivers): what the conformance check judges. None: rows_quarantined.
+    rows_rejected: int | None = None
+
+    @property
+    def rejected(self) -> int:
+        return self.rows_quarantined if self.rows_rejected is None else self.rows_rejected
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -180,6 +188,50 @@ def quarantine_rows(
         con.unregister("_reader_rejects")
 
 
+def _split_invalid_utf8(entity: Entity, batch: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+    """(rows whose text is valid UTF-8, the others with `_reason` and `_key`, or None).
+
+    A database can hand over bytes that are no UTF-8 (SQLite stores what it is given); DuckDB
+    must never see them (it fails fatally), so such a row is quarantined here, as files' lines are.
+    """
+    try:
+        batch.validate(full=True)
+        return batch, None
+    except pa.ArrowInvalid:
+        pass
+    reasons: list[list[str]] = [[] for _ in range(batch.num_rows)]
+    shown: dict[str, list[str | None]] = {}
+    for name in batch.column_names:
+        if not pa.types.is_string(batch.schema.field(name).type):
+            continue
+        values = batch.column(name).cast(pa.binary()).to_pylist()
+        shown[name] = [None if v is None else v.decode("utf-8", errors="replace") for v in values]
+        for row, value in enumerate(values):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                reasons[row].append(f"not valid UTF-8 in {name} at byte {error.start}")
+    bad = [row for row, why in enumerate(reasons) if why]
+    good = batch.filter(pa.array([not why for why in reasons]))
+    if not bad:
+        return good, None
+    records = [
+        shown["_record"][row] if shown.get("_record") and shown["_record"][row] is not None
+        else json.dumps({c: shown[c][row] for c in entity.column_names if c in shown})
+        for row in bad
+    ]
+    rejects = pa.table({
+        "_source_file": pa.array([shown["_source_file"][row] for row in bad], pa.string()),
+        "_source_row": batch.column("_source_row").take(pa.array(bad)).cast(pa.int64()),
+        "_record": pa.array(records, pa.string()),
+        "_reason": pa.array(["; ".join(reasons[row]) for row in bad], pa.string()),
+        "_key": pa.array(["|".join(shown[k][row] or "" for k in entity.key) for row in bad], pa.string()),
+    })
+    return good, rejects
+
+
 def _insert_quarantine(con, entity: Entity, relation: str, record_key: str, loaded_at, run_id) -> int:
     identity = (
         f"md5(concat_ws(chr(31), {quote_literal(entity.source)}, {quote_literal(entity.name)}, "
@@ -221,6 +273,15 @@ def merge_batch(
     `_source_file`, `_source_row` and `_record` (the row as delivered, for the quarantine).
     """
     target = f"raw.{quote(entity.raw_table)}"
+    rows_read = batch.num_rows
+    batch, undecodable = _split_invalid_utf8(entity, batch)
+    undecodable_quarantined = 0
+    if undecodable is not None:
+        con.register("_undecodable", undecodable)
+        try:
+            undecodable_quarantined = _insert_quarantine(con, entity, "_undecodable", "q._key", loaded_at, run_id)
+        finally:
+            con.unregister("_undecodable")
     con.register("_batch_arrow", batch)
     try:
         con.execute(
@@ -246,6 +307,7 @@ def merge_batch(
         )
     record_key = "concat_ws('|', " + ", ".join(f"cast(q.{quote(k)} as varchar)" for k in entity.key) + ")"
     quarantined = _insert_quarantine(con, entity, "_checked", record_key, loaded_at, run_id)
+    rejected = con.execute("select count(*) from _checked where _reason is not null").fetchall()[0][0]
 
     # Within one batch the latest version of a key wins; on equal cursors, the later row.
     order = ([f"{quote(entity.cursor)} desc"] if entity.cursor else []) + ["_source_file desc", "_source_row desc"]
@@ -294,4 +356,7 @@ def merge_batch(
         [loaded_at, run_id, entity.source, entity.name],
     )
     con.execute("drop table _checked; drop table _latest")
-    return BatchResult(rows_read=batch.num_rows, rows_changed=changed, rows_quarantined=quarantined)
+    undecodable_rows = 0 if undecodable is None else undecodable.num_rows
+    return BatchResult(rows_read=rows_read, rows_changed=changed,
+                       rows_quarantined=quarantined + undecodable_quarantined,
+                       rows_rejected=rejected + undecodable_rows)

@@ -10,6 +10,9 @@ entity's cross-row rules (a refund larger than what is left of its line).
 from .contract import Column, Entity
 
 _INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
+# ISO-8601 starts with the date. DuckDB also casts 'epoch', 'infinity' and '-infinity': those
+# are no dates of the contract (an FX rate dated '-infinity' would cover every order).
+_ISO_DATE_PATTERN = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
 # Clocks and time zones differ between systems: a day of slack before "in the future".
 FUTURE_SLACK = "interval 1 day"
 
@@ -29,7 +32,12 @@ def typed(column: Column, ref: str) -> str:
         return text
     if column.kind == "timestamp":
         # Offsets are honoured and stored as UTC; a timestamp without offset is UTC.
-        return f"cast(timezone('UTC', try_cast({text} as timestamptz)) as timestamp)"
+        return (
+            f"case when regexp_matches({text}, '{_ISO_DATE_PATTERN}') "
+            f"then cast(timezone('UTC', try_cast({text} as timestamptz)) as timestamp) end"
+        )
+    if column.kind == "date":
+        return f"case when regexp_matches({text}, '{_ISO_DATE_PATTERN}') then try_cast({text} as date) end"
     if column.kind == "integer":
         return (
             f"case when regexp_matches({text}, '{_INTEGER_PATTERN}') "
@@ -97,7 +105,20 @@ def checked_select(entity: Entity, batch: str, base_currency: str) -> str:
     typed_columns = ", ".join(f"{typed(c, f'b.{quote(c.name)}')} as {quote(c.name)}" for c in entity.columns)
     problems = [p for column in entity.columns for p in _problems(column, base_currency)]
     column_reason = "nullif(concat_ws('; ', " + ", ".join(problems) + "), '')"
-    rules = [f"case when {condition} then {reason} end" for condition, reason in entity.rules]
+    # A cross-column rule judges sound values only (over a quantity of -2, "discount exceeds
+    # quantity × unit_price" would be a second, false reason), and only rows new or changed: a
+    # row re-read exactly as it is stored was judged when it loaded, and a newcomer that breaks
+    # a rule with it (a refund too many on its line) must not take it down too.
+    keys = " and ".join(f"s.{quote(k)} = t.{quote(k)}" for k in entity.key)
+    unchanged = (
+        f"exists (select 1 from raw.{quote(entity.raw_table)} s where {keys} "
+        f"and hash({', '.join(f's.{quote(c)}' for c in entity.column_names)}) "
+        f"= hash({', '.join(f't.{quote(c)}' for c in entity.column_names)}))"
+    )
+    rules = [
+        f"case when t._column_reason is null and not {unchanged} and ({condition}) then {reason} end"
+        for condition, reason in entity.rules
+    ]
     reason = (
         "nullif(concat_ws('; ', t._column_reason, " + ", ".join(rules) + "), '')" if rules else "t._column_reason"
     )

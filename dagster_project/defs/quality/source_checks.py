@@ -110,25 +110,33 @@ def check_conformance(con, entity: Entity, run_id: str, settings: GateSettings) 
         "where source = ? and entity = ? and run_id = ?",
         [entity.source, entity.name, run_id],
     )[0]
-    reasons = _rows(
-        con,
-        f"""select regexp_replace(reason, ':[^;]*', '', 'g') as why, count(*) from {raw_store.QUARANTINE}
-            where source = ? and entity = ? and run_id = ? group by why order by count(*) desc, why limit 5""",
-        [entity.source, entity.name, run_id],
-    )
-    examples = _rows(
-        con,
-        f"""select coalesce(source_file, '') || coalesce(':' || source_row, ''), reason from {raw_store.QUARANTINE}
-            where source = ? and entity = ? and run_id = ? order by source_file, source_row limit 3""",
-        [entity.source, entity.name, run_id],
-    )
+    # The rows this run quarantined; when it read only rows an earlier load quarantined (the
+    # source still delivers them, unchanged), the entity's open quarantine names them.
+    earlier = False
+    for which in ("run_id = ?", "resolved_at is null and coalesce(run_id, '') <> ?"):
+        reasons = _rows(
+            con,
+            f"""select regexp_replace(reason, ':[^;]*', '', 'g') as why, count(*) from {raw_store.QUARANTINE}
+                where source = ? and entity = ? and {which} group by why order by count(*) desc, why limit 5""",
+            [entity.source, entity.name, run_id],
+        )
+        examples = _rows(
+            con,
+            f"""select coalesce(source_file, '') || coalesce(':' || source_row, ''), reason from {raw_store.QUARANTINE}
+                where source = ? and entity = ? and {which} order by source_file, source_row limit 3""",
+            [entity.source, entity.name, run_id],
+        )
+        if reasons or not quarantined:
+            break
+        earlier = True
     metadata = {"rows_read": int(read), "rows_quarantined": int(quarantined),
                 "reasons": dict(reasons), "examples": [f"{where}: {why}" for where, why in examples]}
     if not quarantined:
         return _ok("conformance", f"{entity.raw_table}: {read} row(s) read this run, none broke the contract", **metadata)
     share = quarantined / read if read else 1.0
-    summary = (f"{entity.raw_table}: {quarantined} of {read} row(s) read this run ({share:.1%}) quarantined; "
-               + "; ".join(f"{why} ({n})" for why, n in reasons)
+    summary = (f"{entity.raw_table}: {quarantined} of {read} row(s) read this run ({share:.1%}) quarantined"
+               + (" (by an earlier load: the source still delivers them; open in quarantine: " if earlier else "; ")
+               + "; ".join(f"{why} ({n})" for why, n in reasons) + (")" if earlier else "")
                + (f"; e.g. {metadata['examples'][0]}" if examples else ""))
     if share > settings.max_quarantine_share and quarantined >= 10:
         return _error("conformance", f"{summary} — over CVW_GATE_MAX_QUARANTINE_SHARE "
