@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -163,3 +165,25 @@ def test_a_failed_load_leaves_no_trace_and_the_rerun_completes(sources, monkeypa
     monkeypatch.setattr(raw_store, "merge_batch", original)
     load = extract_drops(con, landing, REVIEWS, base_currency="USD", run_id="t")
     assert load.files_loaded == ["reviews_20240401.jsonl"] and raw_count(con, "voice_reviews") == 1
+
+
+def test_a_corrected_file_under_the_same_name_is_loaded_again(sources):
+    url, _, landing, con = sources
+    load_commerce(con, url)
+    header = "customer_id,lifestage,declared_category_spend,third_party_wallet_estimate,updated_at,is_deleted\n"
+    export = landing / "crm_accounts_20240302.csv"
+    landing.mkdir(parents=True, exist_ok=True)
+    export.write_text(header + "C1,single,12OO,,2024-03-02T00:00:00,false\n")  # letter O for zeros
+    first = extract_drops(con, landing, CRM_ACCOUNTS, base_currency="USD", run_id="t1")
+    assert first.rows_quarantined == 1 and raw_count(con, "crm_accounts") == 0
+    # unchanged, it is not read again
+    assert extract_drops(con, landing, CRM_ACCOUNTS, base_currency="USD", run_id="t2").files_loaded == []
+    export.write_text(header + "C1,single,1200,,2024-03-02T00:00:00,false\n")
+    later = export.stat().st_mtime + 5
+    os.utime(export, (later, later))
+    again = extract_drops(con, landing, CRM_ACCOUNTS, base_currency="USD", run_id="t3")
+    assert again.files_loaded == ["crm_accounts_20240302.csv"]
+    assert con.execute("select declared_category_spend from raw.crm_accounts").fetchall() == [(Decimal("1200.0000"),)]
+    # the quarantined version is resolved by the corrected one, and the file is recorded once
+    assert con.execute(f"select count(*) from {raw_store.QUARANTINE} where resolved_at is null").fetchall()[0][0] == 0
+    assert con.execute(f"select count(*), max(run_id) from {raw_store.LOADED_FILES}").fetchall()[0] == (1, "t3")

@@ -106,16 +106,30 @@ def extract_drops(
 ) -> EntityLoad:
     raw_store.ensure_raw_schema(con)
     load = EntityLoad(entity.raw_table)
-    done = dict(con.execute(
-        f"select file_name, sha256 from {raw_store.LOADED_FILES} where entity = ? and source = ?",
-        [entity.name, entity.source],
-    ).fetchall())
-    by_content = {digest: name for name, digest in sorted(done.items())}
+    received = {
+        name: (digest, loaded_at) for name, digest, loaded_at in con.execute(
+            f"select file_name, sha256, loaded_at from {raw_store.LOADED_FILES} where entity = ? and source = ?",
+            [entity.name, entity.source],
+        ).fetchall()
+    }
+    by_content = {digest: name for name, (digest, _) in sorted(received.items())}
     for path in drops_for(landing_dir, entity):
-        if path.name in done:
+        if path.name in received and not _replaced_since(path, *received[path.name]):
             continue
         load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id, loaded_by_content=by_content)
     return load
+
+
+def _replaced_since(path: Path, digest: str, loaded_at: datetime) -> bool:
+    """A file received before and written again since (a corrected export under the same name)
+    with other bytes: it is loaded again; the merge keeps the latest version of each row."""
+    written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+    if written <= loaded_at:
+        return False
+    if sha256_of(read_bytes(path)) == digest:
+        return False
+    log.warning("%s was delivered again with other contents: loading it again", path.name)
+    return True
 
 
 def load_file(
@@ -140,7 +154,7 @@ def load_file(
             load.files_duplicated[path.name] = earlier
             log.warning("%s skipped: %s", path.name, reason)
             con.execute(
-                f"insert into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert or replace into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [path.name, entity.source, entity.name, digest, len(data), status, reason, *counts, loaded_at, run_id],
             )
             con.execute("commit")
@@ -179,7 +193,7 @@ def load_file(
             if loaded_by_content is not None:
                 loaded_by_content[digest] = path.name
         con.execute(
-            f"insert into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert or replace into {raw_store.LOADED_FILES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [path.name, entity.source, entity.name, digest, len(data), status, reason, *counts, loaded_at, run_id],
         )
         con.execute("commit")
