@@ -165,6 +165,8 @@ def publish_plots(pictures: dict[str, bytes], serving_path: Path) -> None:
     publication does not have is removed rather than left to describe another one."""
     target = plots_dir(serving_path)
     target.mkdir(parents=True, exist_ok=True)
+    for debris in target.glob(".*.partial"):  # a plot being replaced when a publication crashed
+        debris.unlink(missing_ok=True)
     for name, data in pictures.items():
         _replace_file(target / f"{name}.png", data)
     for stale in target.glob("*.png"):

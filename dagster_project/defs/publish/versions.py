@@ -120,12 +120,26 @@ def write_version(
         write_durably(partial / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
         fsync_dir(partial / PLOTS)
         fsync_dir(partial)
+        aside = None
         if target.exists():  # the same run publishing again (a retried step): same id, newer snapshot
-            shutil.rmtree(target)
+            # renamed away whole, deleted once the new one is in place: a crash never leaves
+            # half a snapshot under a version's name (a dot-name is debris, swept later)
+            aside = _set_aside(target, f".{publication_id}.replaced")
         replace_durably(partial, target)
+        if aside is not None:
+            shutil.rmtree(aside)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _set_aside(path: Path, name: str) -> Path:
+    """Rename `path` to a dot-name beside it, durably, so that it stops being a version at once."""
+    aside = path.with_name(name)
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(path, aside)
+    fsync_dir(path.parent)
+    return aside
 
 
 def _fsynced_sha256(path: Path) -> str:
@@ -194,7 +208,10 @@ def prune_versions(serving_path: Path, keep: int, serving_version: str | None) -
     removed = []
     for version in list_versions(serving_path)[keep:]:
         if version.publication_id != serving_version:
-            shutil.rmtree(version.path)
+            # out of the listing in one rename before its files go: deleted file by file under
+            # its own name, a crash would leave a version listed for rollback that is broken,
+            # or a directory without a manifest that no sweep ever removes
+            shutil.rmtree(_set_aside(version.path, f".{version.publication_id}.deleted"))
             removed.append(version.publication_id)
     if removed:
         fsync_dir(root)
