@@ -7,6 +7,7 @@ import dagster as dg
 
 from ..partitions import AS_OF_DATES, ONE_DATE_PER_RUN
 from ..resources import ClvModelResource, WarehouseResource
+from ..publish.durable import replace_file
 from . import plots
 from .clv_fit import ClvOutcome, fit_clv, store_clv
 
@@ -52,8 +53,12 @@ def _plots(outcome: ClvOutcome, directory: Path) -> dict[str, dg.MetadataValue]:
     directory.mkdir(parents=True, exist_ok=True)
     metadata = {}
     for name, png in pictures.items():
-        (directory / f"{name}.png").write_bytes(png)
+        replace_file(directory / f"{name}.png", png)
         metadata[name] = dg.MetadataValue.md(plots.markdown_image(png, name.replace("_", " ")))
+    # a picture this fit did not draw (no holdout this time) must not be published with it
+    for stale in directory.glob("*.png"):
+        if stale.stem not in pictures:
+            stale.unlink()
     return metadata
 
 

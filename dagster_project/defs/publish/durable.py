@@ -42,6 +42,13 @@ def write_durably(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all: a reader or a crash never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    write_durably(partial, data)
+    replace_durably(partial, path)
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from .durable import publication_lock, replace_durably, sql_identifier, sql_literal
+from .durable import publication_lock, replace_durably, replace_file, sql_identifier, sql_literal
 from .publication_log import PUBLISH, LogEntry, append_log, carry_over_log, customers_and_revenue, serving_now
 from .versions import prune_versions, write_version
 
@@ -154,12 +154,6 @@ def draw_plots(con: duckdb.DuckDBPyConnection, model_plots: Path) -> dict[str, b
     return pictures
 
 
-def _replace_file(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
 def publish_plots(pictures: dict[str, bytes], serving_path: Path) -> None:
     """The serving publication's PNGs next to it, each replaced whole; a plot the serving
     publication does not have is removed rather than left to describe another one."""
@@ -168,7 +162,7 @@ def publish_plots(pictures: dict[str, bytes], serving_path: Path) -> None:
     for debris in target.glob(".*.partial"):  # a plot being replaced when a publication crashed
         debris.unlink(missing_ok=True)
     for name, data in pictures.items():
-        _replace_file(target / f"{name}.png", data)
+        replace_file(target / f"{name}.png", data)
     for stale in target.glob("*.png"):
         if stale.stem not in pictures:
             stale.unlink()

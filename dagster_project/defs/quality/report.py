@@ -4,10 +4,11 @@ date's pages with their status; each page is replaced whole."""
 
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ..publish.durable import replace_file
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -30,9 +31,7 @@ def reports_dir(data_dir: Path, as_of) -> Path:
 
 
 def _replace(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    replace_file(path, text.encode("utf-8"))
 
 
 def write_report(directory: Path, name: str, title: str, lines: list[ReportLine], *, run_id: str | None) -> Path:
