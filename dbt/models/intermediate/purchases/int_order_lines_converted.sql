@@ -23,14 +23,8 @@ fx_rates as (
 ),
 
 {% if is_incremental() %}
--- a rate loaded since: lines of its currency on or after its rate_date may convert otherwise
 rates_changed as (
-    select
-        currency_code,
-        min(rate_date) as changed_from
-    from fx_rates
-    where loaded_at > {{ incremental_since() }}
-    group by currency_code
+    {{ fx_rates_changed_since_last_build() }}
 ),
 {% endif %}
 
@@ -63,18 +57,7 @@ lines as (
 ),
 
 rated as (
-    select
-        lines.*,
-        fx_rates.rate_date as fx_rate_date,
-        case
-            when lines.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
-            else fx_rates.rate_to_base
-        end as fx_rate_to_base
-    from lines
-    asof left join fx_rates
-        on
-            lines.currency_code = fx_rates.currency_code
-            and lines.order_date >= fx_rates.rate_date
+    {{ at_fx_rate('lines', 'order_date') }}
 ),
 
 final as (

@@ -28,12 +28,7 @@ fx_rates as (
 
 {% if is_incremental() %}
 rates_changed as (
-    select
-        currency_code,
-        min(rate_date) as changed_from
-    from fx_rates
-    where loaded_at > {{ incremental_since() }}
-    group by currency_code
+    {{ fx_rates_changed_since_last_build() }}
 ),
 {% endif %}
 
@@ -68,18 +63,7 @@ refunds_with_orders as (
 ),
 
 rated as (
-    select
-        refunds_with_orders.*,
-        fx_rates.rate_date as fx_rate_date,
-        case
-            when refunds_with_orders.currency_code = {{ base_currency() }} then cast(1 as decimal(18, 8))
-            else fx_rates.rate_to_base
-        end as fx_rate_to_base
-    from refunds_with_orders
-    asof left join fx_rates
-        on
-            refunds_with_orders.currency_code = fx_rates.currency_code
-            and refunds_with_orders.refund_date >= fx_rates.rate_date
+    {{ at_fx_rate('refunds_with_orders', 'refund_date') }}
 ),
 
 final as (
