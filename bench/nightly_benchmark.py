@@ -311,23 +311,23 @@ def run_floors(dirs: SizeDirs, as_of: str) -> tuple[dict, dict]:
     return sql, e2e
 
 
-def increment(dirs: SizeDirs, as_of: str, lookback_days: int | None) -> dict:
+def increment(dirs: SizeDirs, as_of: str, lookback_hours: int | None) -> dict:
     """One more day of data, then the night's run.
 
-    The incremental dbt models re-read what was loaded up to `incremental_lookback_days` (default
-    2) before their latest row, in wall-clock load time. Here the full run loaded everything
-    minutes ago, so with the default the "increment" would re-convert every order line; a real
-    night, 24 hours after the last, re-reads about two nights of loads. `lookback_days` (set as
-    CVW_INCREMENTAL_LOOKBACK_DAYS for this run only) makes the increment re-read what this night
-    loaded, as in steady state; None leaves the project's default.
+    The incremental dbt models re-read what was loaded up to `incremental_lookback_hours`
+    (default 1) before their latest row, in wall-clock load time. Here the full run loaded
+    everything minutes ago, so with the default the "increment" would re-convert every order
+    line; a real night, 24 hours after the last, re-reads only that night's loads.
+    `lookback_hours` (set as CVW_INCREMENTAL_LOOKBACK_HOURS for this run only) makes the
+    increment re-read what this night loaded, as in steady state; None leaves the default.
     """
     command = [sys.executable, "-m", "dagster_project.demo", "--out", dirs.sources, "--days", "1"]
     appended = run_measured(command, log=dirs.log("append-day"), cwd=PROJECT_ROOT, env=pipeline_env(dirs))
     env = pipeline_env(dirs)
-    if lookback_days is not None:
-        env["CVW_INCREMENTAL_LOOKBACK_DAYS"] = str(lookback_days)
+    if lookback_hours is not None:
+        env["CVW_INCREMENTAL_LOOKBACK_HOURS"] = str(lookback_hours)
     run = nightly_run(dirs, as_of, "increment", env)
-    return {"generate": appended.as_dict(), "run": run, "incremental_lookback_days": lookback_days}
+    return {"generate": appended.as_dict(), "run": run, "incremental_lookback_hours": lookback_hours}
 
 
 def ratios(result: dict) -> dict:
@@ -353,7 +353,7 @@ def ratios(result: dict) -> dict:
     return out
 
 
-def bench_size(customers: int, work_dir: Path, end_date: str, seed: int, lookback_days: int | None) -> dict:
+def bench_size(customers: int, work_dir: Path, end_date: str, seed: int, lookback_hours: int | None) -> dict:
     dirs = SizeDirs(work_dir / f"customers-{customers}")
     shutil.rmtree(dirs.root, ignore_errors=True)
     dirs.root.mkdir(parents=True)
@@ -367,7 +367,7 @@ def bench_size(customers: int, work_dir: Path, end_date: str, seed: int, lookbac
         print(f"[{customers:,}] floors ...", flush=True)
         result["sql_floor"], result["e2e_floor"] = run_floors(dirs, end_date)
         print(f"[{customers:,}] increment: one more day, run as of {next_day} ...", flush=True)
-        result["increment"] = increment(dirs, next_day, lookback_days)
+        result["increment"] = increment(dirs, next_day, lookback_hours)
     result["ratios"] = ratios(result)
     result["targets"] = {t.name: {"value": v, "limit": t.limit, "passed": t.passed(v)}
                          for t, v in zip(TARGETS, target_values(result).values())}
@@ -487,11 +487,11 @@ def print_floors(result: dict) -> None:
     print(f"    (unvalidated: {summary['rows']['floor']:,} rows vs {summary['rows']['pipeline']:,}; net revenue "
           f"{summary['net_revenue']['floor']:,.2f} vs {summary['net_revenue']['pipeline']:,.2f})")
     if "increment" in ratio:
-        lookback = result["increment"]["incremental_lookback_days"]
+        lookback = result["increment"]["incremental_lookback_hours"]
         print(f"  increment: {fmt_s(result['increment']['run']['measured']['seconds'])} = "
               f"{ratio['increment']:.1%} of the full run (appending the day: "
               f"{fmt_s(result['increment']['generate']['seconds'])}, not counted; dbt incremental lookback: "
-              f"{'project default' if lookback is None else f'{lookback} days'})")
+              f"{'project default' if lookback is None else f'{lookback} hours'})")
     elif result.get("increment"):
         print(f"  INCREMENT FAILED: {result['increment']['run'].get('failures')}")
 
@@ -617,8 +617,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="JSON file for every figure (default <work dir>/nightly-<time>.json)")
     parser.add_argument("--end-date", default=DEFAULT_END_DATE, help=f"last generated day (default {DEFAULT_END_DATE})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"generator seed (default {DEFAULT_SEED})")
-    parser.add_argument("--increment-lookback-days", type=int, default=0,
-                        help="CVW_INCREMENTAL_LOOKBACK_DAYS of the increment's run (default 0: re-read what that "
+    parser.add_argument("--increment-lookback-hours", type=int, default=0,
+                        help="CVW_INCREMENTAL_LOOKBACK_HOURS of the increment's run (default 0: re-read what that "
                              "night loaded, as a night 24 h after the last does; -1: the project's default, "
                              "which here re-reads everything the full run loaded minutes before)")
     return parser.parse_args(argv)
@@ -626,15 +626,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.increment_lookback_days < 0:
-        args.increment_lookback_days = None
+    if args.increment_lookback_hours < 0:
+        args.increment_lookback_hours = None
     args.work_dir.mkdir(parents=True, exist_ok=True)
     results_path = args.results or args.work_dir / f"nightly-{datetime.now():%Y%m%d-%H%M%S}.json"
     started = time.time()
     report = {"command": " ".join([sys.executable, *sys.argv]), "started": datetime.now().isoformat(timespec="seconds"),
               "machine": machine(), "memory_limit": MEMORY_LIMIT, "sizes": []}
     for customers in args.sizes:
-        result = bench_size(customers, args.work_dir, args.end_date, args.seed, args.increment_lookback_days)
+        result = bench_size(customers, args.work_dir, args.end_date, args.seed, args.increment_lookback_hours)
         report["sizes"].append(result)
         print_size(result)
         results_path.write_text(json.dumps(report, indent=2, default=str))  # kept current: a long run may stop
