@@ -15,6 +15,14 @@ DEMO_END_DATE = "2026-06-30"
 DEMO_AS_OF = "2026-06-30"
 
 
+def pytest_sessionstart(session) -> None:
+    """The Dagster definitions load the dbt manifest when imported, and test modules import
+    them: on a fresh clone the manifest must exist before collection."""
+    from dagster_project.cli import prepare
+
+    prepare()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory) -> Path:
     """Every path of the pipeline under one temporary directory for the whole session."""
