@@ -72,22 +72,25 @@ def _vectorisable(column: pd.Series) -> pd.Series:
     return column
 
 
-def _part_key(expectation: dict) -> str:
-    columns = _columns_of(expectation)
-    if columns:
-        return "|".join(columns)
-    return "_schema" if "columns" in expectation["type"] else "_rows"
+SCHEMA, ROWS = "schema", "rows"  # parts of expectations that read no column's values
 
 
-def _narrow(frame: pd.DataFrame, expectation: dict) -> pd.DataFrame:
-    """The part of the table an expectation reads: GX copies its whole batch for each
-    metric, so a wide table costs width × expectations; its own columns keep that small."""
+def _part_of(expectation: dict) -> tuple[str, ...] | str:
+    """Which part of the table an expectation reads: its own columns, the schema, or the rows."""
     columns = _columns_of(expectation)
     if columns:
-        return pd.DataFrame({name: _vectorisable(frame[name]) for name in columns})
-    if "columns" in expectation["type"]:  # the schema: names only
-        return frame.iloc[:0]
-    return frame.iloc[:, :1]  # row counts
+        return columns
+    return SCHEMA if "columns" in expectation["type"] else ROWS
+
+
+def _narrow(frame: pd.DataFrame, part: tuple[str, ...] | str) -> pd.DataFrame:
+    """That part alone: GX copies its whole batch for each metric, so a wide table costs
+    width × expectations; an expectation's own columns keep that small."""
+    if part == SCHEMA:
+        return frame.iloc[:0]  # names only
+    if part == ROWS:
+        return frame.iloc[:, :1]  # row counts
+    return pd.DataFrame({name: _vectorisable(frame[name]) for name in part})
 
 
 def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None = None) -> SuiteOutcome:
@@ -99,11 +102,11 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict[str, Any] | None
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("warehouse")
-    groups: dict[str, tuple[pd.DataFrame, list[tuple[int, dict]]]] = {}
+    groups: dict[tuple[str, ...] | str, tuple[pd.DataFrame, list[tuple[int, dict]]]] = {}
     for position, expectation in enumerate(suite["expectations"]):
-        key = _part_key(expectation)
+        key = _part_of(expectation)
         if key not in groups:
-            groups[key] = (_narrow(frame, expectation), [])
+            groups[key] = (_narrow(frame, key), [])
         config = {k: v for k, v in expectation.items() if k in ("type", "kwargs")}
         # the position rides along in meta: results come back matched to their expectation
         config["meta"] = {**expectation.get("meta", {}), "suite_position": position}
