@@ -34,7 +34,7 @@ DOUBLE_TOLERANCE = 1e-9
 ADBC_BATCH_ROWS = 500_000
 
 sys.path.insert(0, str(PROJECT_ROOT))
-from dagster_project.defs.ingest import contract as C  # noqa: E402  (the source contract, as data)
+from dagster_project.core import contract as C  # noqa: E402  (the source contract, as data)
 
 
 @contextmanager

@@ -42,10 +42,15 @@ def prepare(force: bool = False) -> Path:
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     if not force and not _project_changed_after(manifest):
         return manifest
-    from .defs.transform.project import dbt_executable
+    from .transform.dbt_cli import dbt_executable, project_environment
 
     settings = settings_from_env()
-    env = {**os.environ, "CVW_WAREHOUSE_PATH": str(settings.warehouse_path)}
+    # the values `dbt build` will see (other values would make it parse the project again)
+    env = {**os.environ, **project_environment(
+        warehouse_path=str(settings.warehouse_path), base_currency=settings.base_currency,
+        clv_holdout_days=settings.clv_holdout_days, incremental_lookback_hours=settings.incremental_lookback_hours,
+        memory_limit=settings.memory_limit,
+    )}
     subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         check=True,
@@ -59,7 +64,17 @@ def default_as_of() -> str:
     return os.environ.get("CVW_AS_OF_DATE") or (date.today() - timedelta(days=1)).isoformat()
 
 
-def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
+def nightly_run_config(*, full_refresh: bool = False, republish: bool = False) -> dict:
+    """The nightly job's run config: what `--full-refresh` and a republished backfill set."""
+    ops = {}
+    if full_refresh:
+        ops["dbt_models"] = {"config": {"full_refresh": True}}
+    if republish:
+        ops["published__serving_database"] = {"config": {"republish": True}}
+    return {"ops": ops} if ops else {}
+
+
+def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_refresh: bool = False):
     """Run the nightly job in-process for partition D, recorded under DAGSTER_HOME.
 
     dbt's and Dagster's output go to a log file under the data directory (or to the console
@@ -67,17 +82,17 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
     """
     import dagster as dg
 
-    from .defs.orchestration.nightly import NIGHTLY_JOB_NAME
-    from .definitions import defs
+    from .defs import build_definitions
+    from .defs.nightly import NIGHTLY_JOB_NAME
 
     settings = settings_from_env()
     as_of = as_of_date or default_as_of()
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()  # the defaults: run history kept under DAGSTER_HOME
-    log_path = settings.data_dir / "logs" / f"nightly-{as_of}-{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path = settings.logs_dir / f"nightly-{as_of}-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
+    job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB_NAME)
     with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
         quiet = contextlib.ExitStack()
         if not verbose:
@@ -85,7 +100,10 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False):
             quiet.enter_context(contextlib.redirect_stderr(log))
         with quiet, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Dagster's own advisories, in the log with --verbose
-            result = job.execute_in_process(instance=instance, partition_key=as_of, raise_on_error=False)
+            result = job.execute_in_process(
+                instance=instance, partition_key=as_of, raise_on_error=False,
+                run_config=nightly_run_config(full_refresh=full_refresh),
+            )
         entries = instance.all_logs(result.run_id)
     return result, RunReport.from_log(result, entries, as_of, log_path)
 
@@ -196,8 +214,8 @@ def summary_text(serving_path: Path) -> str:
 
 def versions_text(serving_path: Path) -> str:
     """Every version kept for rollback, newest first, the serving one marked."""
-    from .defs.publish.publication_log import serving_now
-    from .defs.publish.versions import list_versions, versions_dir
+    from .publish.publication_log import serving_now
+    from .publish.versions import list_versions, versions_dir
 
     versions = list_versions(serving_path)
     if not versions:
@@ -216,8 +234,8 @@ def versions_text(serving_path: Path) -> str:
 
 def rollback_to(serving_path: Path, publication_id: str) -> int:
     """`cvw rollback --to`: serve that version again, or say why it can't be and change nothing."""
-    from .defs.publish.rollback import rollback
-    from .defs.publish.versions import SnapshotError
+    from .publish.rollback import rollback
+    from .publish.versions import SnapshotError
 
     try:
         restored = rollback(serving_path, publication_id)
@@ -273,9 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         prepare()
         as_of = args.as_of or default_as_of()
-        if args.full_refresh:
-            os.environ["CVW_FULL_REFRESH"] = "1"
-        result, report = run_nightly(as_of, verbose=args.verbose)
+        result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh)
         print(report)
         if args.report_json:
             Path(args.report_json).write_text(json.dumps(dataclasses.asdict(report), default=str, indent=2))

@@ -1,10 +1,12 @@
-"""Dagster entry point: everything under `defs/`, one sub-folder per concern."""
-
-from pathlib import Path
+"""Dagster entry point (`dagster dev -m dagster_project.definitions`): the definitions built
+from the settings the environment gives when Dagster loads them."""
 
 import dagster as dg
+
+from .defs import build_definitions
+from .settings import settings_from_env
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return build_definitions(settings_from_env())

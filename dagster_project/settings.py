@@ -1,14 +1,16 @@
-"""Where everything lives, read from the environment when asked (never at import).
+"""Every setting of the warehouse, with its default, in one place.
 
-Every path defaults to a place under one data directory, `CVW_DATA_DIR`
-(default: `data/` in the project folder), so pointing that one variable elsewhere
-moves the whole installation.
+`Settings` holds the defaults; `settings_from_env()` overrides them from `CVW_*` variables
+when called (by the Dagster definitions at load time and by the CLI — never at import).
+Every Dagster resource is built from a `Settings`. Every path defaults to a place under one
+data directory, `CVW_DATA_DIR` (default: `data/` in the project folder), so pointing that
+one variable elsewhere moves the whole installation.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +28,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_BASE_CURRENCY": "ISO 4217 code all money is converted to (default USD)",
     "CVW_EXTRACT_LOOKBACK_DAYS": "how far before the stored cursor database extraction re-reads (default 1)",
     "CVW_INCREMENTAL_LOOKBACK_HOURS": "how far before their latest load the incremental dbt models re-read (default 1)",
-    "CVW_FULL_REFRESH": "set: rebuild the incremental dbt models from scratch (cvw run --full-refresh)",
-    "CVW_DBT_AS_OF_DATE": "set by the orchestrator for dbt: the as-of date D of the run",
+    "CVW_DBT_AS_OF_DATE": "set by the orchestrator for dbt (never by hand): the as-of date D of the run",
     "CVW_FIRST_AS_OF_DATE": "first daily partition, the earliest as-of date a backfill can rebuild (default 2020-01-01)",
     "CVW_SCHEDULE_CRON": "cron of the nightly schedule (default '0 2 * * *')",
     "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
@@ -46,28 +47,52 @@ ENV_VARS: dict[str, str] = {
 }
 
 
+def _default_data_dir() -> Path:
+    return PROJECT_ROOT / "data"
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    source_url: str
-    landing_dir: Path
-    warehouse_path: Path
-    serving_path: Path
-    base_currency: str
-    extract_lookback_days: int
-    schedule_cron: str
-    schedule_timezone: str
-    expectations_dir: Path
+    """Paths left None are derived from `data_dir` (see `__post_init__`)."""
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    source_url: str | None = None  # default: the demo's SQLite file under <data_dir>/sources
+    landing_dir: Path | None = None  # default: <data_dir>/sources/landing
+    warehouse_path: Path | None = None  # default: <data_dir>/warehouse.duckdb
+    serving_path: Path | None = None  # default: <data_dir>/serving/customer_value.duckdb
+    expectations_dir: Path = EXPECTATIONS_DIR
+    base_currency: str = "USD"
+    extract_lookback_days: int = 1
+    incremental_lookback_hours: int = 1
+    first_as_of_date: str = "2020-01-01"
+    schedule_cron: str = "0 2 * * *"
+    schedule_timezone: str | None = None  # default: the machine's local zone
+    # DuckDB takes 80 % of the machine's memory by default; bounded, it spills to disk instead.
     memory_limit: str = "2GB"
     gate_max_quarantine_share: float = 0.05
     gate_volume_factor: float = 10.0
     gate_freshness_days: int = 3
     clv_annual_discount_rate: float = 0.10
+    clv_holdout_days: int = 180
     clv_max_holdout_error: float = 0.15
     clv_min_repeat_customers: int = 100
     clv_holdout_noise_sigmas: float = 3.0
     publication_versions_kept: int = 14
     dbt_targets_kept: int = 10
+
+    def __post_init__(self) -> None:
+        data_dir = Path(self.data_dir).resolve()
+        derived = {
+            "data_dir": data_dir,
+            "source_url": self.source_url or f"sqlite:///{data_dir / 'sources' / 'commerce.sqlite'}",
+            "landing_dir": Path(self.landing_dir or data_dir / "sources" / "landing").resolve(),
+            "warehouse_path": Path(self.warehouse_path or data_dir / "warehouse.duckdb").resolve(),
+            "serving_path": Path(self.serving_path or data_dir / "serving" / "customer_value.duckdb").resolve(),
+            "expectations_dir": Path(self.expectations_dir).resolve(),
+            "schedule_timezone": self.schedule_timezone or local_timezone(),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def sources_dir(self) -> Path:
@@ -76,6 +101,51 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+# CVW_* variable -> the Settings field it sets (ENV_VARS says what each means).
+ENV_FIELDS: dict[str, str] = {
+    "CVW_DATA_DIR": "data_dir",
+    "CVW_SOURCE_URL": "source_url",
+    "CVW_LANDING_DIR": "landing_dir",
+    "CVW_WAREHOUSE_PATH": "warehouse_path",
+    "CVW_SERVING_PATH": "serving_path",
+    "CVW_EXPECTATIONS_DIR": "expectations_dir",
+    "CVW_DUCKDB_MEMORY_LIMIT": "memory_limit",
+    "CVW_BASE_CURRENCY": "base_currency",
+    "CVW_EXTRACT_LOOKBACK_DAYS": "extract_lookback_days",
+    "CVW_INCREMENTAL_LOOKBACK_HOURS": "incremental_lookback_hours",
+    "CVW_FIRST_AS_OF_DATE": "first_as_of_date",
+    "CVW_SCHEDULE_CRON": "schedule_cron",
+    "CVW_SCHEDULE_TIMEZONE": "schedule_timezone",
+    "CVW_GATE_MAX_QUARANTINE_SHARE": "gate_max_quarantine_share",
+    "CVW_GATE_VOLUME_FACTOR": "gate_volume_factor",
+    "CVW_GATE_FRESHNESS_DAYS": "gate_freshness_days",
+    "CVW_CLV_ANNUAL_DISCOUNT_RATE": "clv_annual_discount_rate",
+    "CVW_CLV_HOLDOUT_DAYS": "clv_holdout_days",
+    "CVW_CLV_MAX_HOLDOUT_ERROR": "clv_max_holdout_error",
+    "CVW_CLV_MIN_REPEAT_CUSTOMERS": "clv_min_repeat_customers",
+    "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "clv_holdout_noise_sigmas",
+    "CVW_PUBLICATION_VERSIONS_KEPT": "publication_versions_kept",
+    "CVW_DBT_TARGETS_KEPT": "dbt_targets_kept",
+}
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used: named with its variable and the reason."""
+
+
+def _convert(variable: str, text: str, kind: type) -> object:
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise SettingsError(f"{variable}={text!r}: not a{'n integer' if kind is int else ' number'}") from None
+    return text
 
 
 def local_timezone() -> str:
@@ -95,28 +165,14 @@ def local_timezone() -> str:
     return "UTC"
 
 
-def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+def settings_from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:
+    """The defaults of `Settings`, overridden by every `CVW_*` variable that is set (and
+    non-empty), then by `overrides`. A value of the wrong type fails here, naming it."""
     env = os.environ if environ is None else environ
-    data_dir = Path(env.get("CVW_DATA_DIR") or PROJECT_ROOT / "data").resolve()
-    return Settings(
-        data_dir=data_dir,
-        source_url=env.get("CVW_SOURCE_URL") or f"sqlite:///{data_dir / 'sources' / 'commerce.sqlite'}",
-        landing_dir=Path(env.get("CVW_LANDING_DIR") or data_dir / "sources" / "landing").resolve(),
-        warehouse_path=Path(env.get("CVW_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb").resolve(),
-        serving_path=Path(env.get("CVW_SERVING_PATH") or data_dir / "serving" / "customer_value.duckdb").resolve(),
-        base_currency=env.get("CVW_BASE_CURRENCY") or "USD",
-        extract_lookback_days=int(env.get("CVW_EXTRACT_LOOKBACK_DAYS") or 1),
-        schedule_cron=env.get("CVW_SCHEDULE_CRON") or "0 2 * * *",
-        schedule_timezone=env.get("CVW_SCHEDULE_TIMEZONE") or local_timezone(),
-        expectations_dir=Path(env.get("CVW_EXPECTATIONS_DIR") or EXPECTATIONS_DIR).resolve(),
-        memory_limit=env.get("CVW_DUCKDB_MEMORY_LIMIT") or "2GB",
-        gate_max_quarantine_share=float(env.get("CVW_GATE_MAX_QUARANTINE_SHARE") or 0.05),
-        gate_volume_factor=float(env.get("CVW_GATE_VOLUME_FACTOR") or 10),
-        gate_freshness_days=int(env.get("CVW_GATE_FRESHNESS_DAYS") or 3),
-        clv_annual_discount_rate=float(env.get("CVW_CLV_ANNUAL_DISCOUNT_RATE") or 0.10),
-        clv_max_holdout_error=float(env.get("CVW_CLV_MAX_HOLDOUT_ERROR") or 0.15),
-        clv_min_repeat_customers=int(env.get("CVW_CLV_MIN_REPEAT_CUSTOMERS") or 100),
-        clv_holdout_noise_sigmas=float(env.get("CVW_CLV_HOLDOUT_NOISE_SIGMAS") or 3.0),
-        publication_versions_kept=int(env.get("CVW_PUBLICATION_VERSIONS_KEPT") or 14),
-        dbt_targets_kept=int(env.get("CVW_DBT_TARGETS_KEPT") or 10),
-    )
+    kinds = {f.name: f.type for f in fields(Settings)}
+    values = {}
+    for variable, name in ENV_FIELDS.items():
+        text = env.get(variable)
+        if text:
+            values[name] = _convert(variable, text, {"int": int, "float": float}.get(kinds[name], str))
+    return Settings(**{**values, **overrides})

@@ -56,7 +56,7 @@ def demo_sources(data_dir) -> Path:
 def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """The nightly job, in process, exactly as the schedule would launch it."""
     from dagster_project.definitions import defs
-    from dagster_project.defs.orchestration.nightly import NIGHTLY_JOB_NAME
+    from dagster_project.defs.nightly import NIGHTLY_JOB_NAME
 
     job = defs().resolve_job_def(NIGHTLY_JOB_NAME)
     return job.execute_in_process(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -290,11 +291,24 @@ def copy_serving_dir(source: Path, target: Path) -> None:
 
 # --------------------------------------------------------------------------- the reference run
 
+def _manifest_tables():
+    from dagster_project.core.dbt_manifest import load_manifest, published_tables as manifest_tables
+    from dagster_project.settings import DBT_PROJECT_DIR
+
+    return manifest_tables(load_manifest(DBT_PROJECT_DIR / "target" / "manifest.json"))
+
+
 def published_tables() -> dict[str, str]:
     """{published table: warehouse relation}, as the publication step reads them from dbt's manifest."""
-    from dagster_project.defs.publish.assets import published_models
+    return {name: table.relation for name, table in _manifest_tables().items()}
 
-    return {name: relation for name, (_, relation) in published_models().items()}
+
+def as_published(tables: dict[str, str]) -> dict:
+    """The tables as the publication step hands them over: with what each contributes to
+    publication_log and the plots (dbt meta), where the manifest publishes a table of that name."""
+    known = _manifest_tables()
+    return {name: dataclasses.replace(known[name], relation=relation) if name in known else relation
+            for name, relation in tables.items()}
 
 
 def synthetic_warehouse(path: Path, tables: dict[str, str], as_of: str, customers: int = 40) -> Path:
@@ -385,8 +399,8 @@ def reference_run(tmp_path_factory) -> Reference:
 
 
 def _reference_run(root: Path) -> Reference:
-    from dagster_project.defs.publish.rollback import rollback
-    from dagster_project.defs.publish.serving import publish
+    from dagster_project.publish.rollback import rollback
+    from dagster_project.publish.serving import publish
 
     sources = generate_sources(root / "sources")
     data_dir = root / "reference"
@@ -394,7 +408,7 @@ def _reference_run(root: Path) -> Reference:
     warehouse, plots = data_dir / "warehouse.duckdb", data_dir / "plots"
     tables = published_tables()
     data_dir.mkdir(parents=True)
-    synthetic = publish(synthetic_warehouse(root / "synthetic.duckdb", tables, "2026-06-29"), serving, tables,
+    synthetic = publish(synthetic_warehouse(root / "synthetic.duckdb", tables, "2026-06-29"), serving, as_published(tables),
                         run_id="synthetic-2026-06-29")
     publications = [synthetic.publication_id]
     readers = Readers(serving, root / "readers")
@@ -416,7 +430,7 @@ def _reference_run(root: Path) -> Reference:
         for step in ("publish", "rollback-synthetic", "rollback-nightly", "killed", "publish"):
             time.sleep(0.5)
             if step == "publish":
-                publications.append(publish(warehouse, serving, tables, run_id=f"again-{len(publications)}",
+                publications.append(publish(warehouse, serving, as_published(tables), run_id=f"again-{len(publications)}",
                                             model_plots=plots).publication_id)
             elif step == "killed":
                 server = PublishServer()
@@ -525,8 +539,8 @@ def _nightly(args) -> int:
         print(report, flush=True)
         return 0 if result.success else 1
     from dagster_project.definitions import defs
-    from dagster_project.defs.ingest.assets import raw_asset_key
-    from dagster_project.defs.ingest.contract import ALL_ENTITIES
+    from dagster_project.core.contract import ALL_ENTITIES
+    from dagster_project.defs.keys import raw_table as raw_asset_key
 
     # Part of the nightly job, as the UI's "materialize selected" would launch it.
     job = defs().resolve_job_def("nightly")
@@ -555,8 +569,8 @@ def _publish_server(args) -> int:
     """
     import numpy as np
 
-    from dagster_project.defs.models import plots
-    from dagster_project.defs.publish import serving
+    from dagster_project.core import plots
+    from dagster_project.publish import serving
 
     plots.value_concentration_png(np.array([1.0, 2.0]))  # matplotlib warmed up once, not in every child
 
@@ -571,7 +585,7 @@ def _publish_server(args) -> int:
                 if request.get("stop") is not None or request.get("trace"):
                     install_syscall_stop(request.get("stop"), out, root)
                 serving.publish(
-                    Path(request["warehouse"]), Path(request["serving"]), request["tables"],
+                    Path(request["warehouse"]), Path(request["serving"]), as_published(request["tables"]),
                     run_id=request["run_id"], model_plots=Path(request["plots"]) if request.get("plots") else None,
                     versions_kept=request.get("keep", 14),
                 )

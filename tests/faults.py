@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.defs.ingest.contract import ALL_ENTITIES, COMMERCE_ENTITIES, FILE_ENTITIES, ORDERS
-from dagster_project.defs.ingest.extract import extract_drops, extract_table
+from dagster_project.core.contract import ALL_ENTITIES, COMMERCE_ENTITIES, FILE_ENTITIES, ORDERS
+from dagster_project.ingest.extract import extract_drops, extract_table
 
 from . import handmade
 

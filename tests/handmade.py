@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from dagster_project.defs.ingest.contract import COMMERCE_ENTITIES
+from dagster_project.core.contract import COMMERCE_ENTITIES
 
 CUSTOMERS = [
     # customer_id, email, phone, first, last, type, region, created_at, updated_at

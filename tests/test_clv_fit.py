@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from dagster_project import clv
-from dagster_project.defs.models.clv_fit import ClvSettings, fit_clv, store_clv
+from dagster_project.prediction.fit import ClvSettings, fit_clv, store_clv
+from dagster_project.settings import Settings
 
 AS_OF = date(2024, 6, 30)
 HOLDOUT_DAYS = 180
@@ -53,7 +54,7 @@ def load(con, rfm, holdout):
 def test_fit_reads_compressed_rows_and_writes_them_back(warehouse):
     rfm, holdout = simulated_inputs(5000, seed=1)
     load(warehouse, rfm, holdout)
-    outcome, purchases, order_values = fit_clv(warehouse, ClvSettings(), as_of=AS_OF)
+    outcome, purchases, order_values = fit_clv(warehouse, ClvSettings.from_settings(Settings()), as_of=AS_OF)
     assert outcome.status == "fitted", outcome.problems
     assert outcome.customers == 5000 and outcome.prediction_rows == len(purchases) < 5000
     assert purchases["customers"].sum() == 5000
@@ -62,10 +63,10 @@ def test_fit_reads_compressed_rows_and_writes_them_back(warehouse):
     assert outcome.bgnbd.r == pytest.approx(0.4, rel=0.25) and outcome.bgnbd.a == pytest.approx(0.8, rel=0.5)
     holdout_result = outcome.holdout
     assert holdout_result.actual == holdout.holdout_purchases.sum()
-    assert holdout_result.error < holdout_result.allowed_error(ClvSettings())
+    assert holdout_result.error < holdout_result.allowed_error(ClvSettings.from_settings(Settings()))
 
-    store_clv(warehouse, outcome, purchases, order_values, ClvSettings(), run_id="r1", fitted_at=None)
-    store_clv(warehouse, outcome, purchases, order_values, ClvSettings(), run_id="r2", fitted_at=None)
+    store_clv(warehouse, outcome, purchases, order_values, ClvSettings.from_settings(Settings()), run_id="r1", fitted_at=None)
+    store_clv(warehouse, outcome, purchases, order_values, ClvSettings.from_settings(Settings()), run_id="r2", fitted_at=None)
     fits = warehouse.execute("select as_of_date, status, run_id, bgnbd_r from clv.model_fits").fetchall()
     assert fits == [(AS_OF, "fitted", "r2", outcome.bgnbd.r)]  # one row per as-of date, the latest fit
     joined = warehouse.execute(
@@ -80,9 +81,9 @@ def test_fit_reads_compressed_rows_and_writes_them_back(warehouse):
 def test_too_few_repeat_customers_skip_the_fit_with_null_predictions(warehouse):
     rfm, holdout = simulated_inputs(60, seed=2)
     load(warehouse, rfm, holdout)
-    outcome, purchases, order_values = fit_clv(warehouse, ClvSettings(min_repeat_customers=100), as_of=AS_OF)
+    outcome, purchases, order_values = fit_clv(warehouse, ClvSettings.from_settings(Settings(clv_min_repeat_customers=100)), as_of=AS_OF)
     assert outcome.status == "skipped" and outcome.passed and outcome.bgnbd is None
-    assert "no model fitted" in outcome.problems[0]
+    assert "no model fitted" in outcome.problems[0].message
     assert purchases["p_alive"].isna().all() and order_values["expected_order_value"].isna().all()
 
 
@@ -90,7 +91,7 @@ def test_a_holdout_miss_fails_the_fit(warehouse):
     rfm, holdout = simulated_inputs(3000, seed=3)
     holdout["holdout_purchases"] = holdout["holdout_purchases"] * 3  # the business tripled: the model can't know
     load(warehouse, rfm, holdout)
-    outcome, _, _ = fit_clv(warehouse, ClvSettings(), as_of=AS_OF)
+    outcome, _, _ = fit_clv(warehouse, ClvSettings.from_settings(Settings()), as_of=AS_OF)
     assert outcome.status == "failed" and not outcome.passed
     assert any("holdout error" in p for p in outcome.problems)
 
@@ -99,4 +100,4 @@ def test_a_stale_rfm_summary_is_refused(warehouse):
     rfm, holdout = simulated_inputs(500, seed=4)
     load(warehouse, rfm, holdout)
     with pytest.raises(ValueError, match="not 2024-07-01"):
-        fit_clv(warehouse, ClvSettings(), as_of=date(2024, 7, 1))
+        fit_clv(warehouse, ClvSettings.from_settings(Settings()), as_of=date(2024, 7, 1))

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.defs.ingest.contract import COMMERCE_ENTITIES, CRM_ACCOUNTS
-from dagster_project.defs.publish.versions import SnapshotError, list_versions, read_version, verify_version
+from dagster_project.core.contract import COMMERCE_ENTITIES, CRM_ACCOUNTS
+from dagster_project.publish.versions import SnapshotError, list_versions, read_version, verify_version
 
 from . import crash_harness as harness
 from .conftest import query
-from .crash_harness import AS_OF, CVW, Child, PublishServer, ServingState, StopAt, published_state
+from .crash_harness import AS_OF, CVW, Child, PublishServer, ServingState, StopAt, as_published, published_state
 
 pytestmark = pytest.mark.usefixtures("manifest")
 
@@ -110,18 +110,18 @@ def raw_counts(warehouse: Path) -> dict[str, int]:
 # (name, child command, stop point or dbt line to kill on)
 TRIALS = [
     ("extraction: inside the commerce orders table's transaction",
-     ["nightly"], StopAt("dagster_project.defs.ingest.raw_store:merge_batch", nth=4, when="after")),
+     ["nightly"], StopAt("dagster_project.ingest.raw_store:merge_batch", nth=4, when="after")),
     ("extraction: inside the second CRM file's transaction",
      ["nightly", "--select", "raw"],
-     StopAt("dagster_project.defs.ingest.raw_store:merge_batch", nth=2, when="after", source="crm")),
+     StopAt("dagster_project.ingest.raw_store:merge_batch", nth=2, when="after", source="crm")),
     ("CLV fit: between the predictions and the fit record of its one transaction",
-     ["nightly"], StopAt("dagster_project.defs.models.clv_fit:_replace", nth=2, when="after")),
+     ["nightly"], StopAt("dagster_project.prediction.fit:_replace", nth=2, when="after")),
     ("dbt: as it starts (re)building an incremental model",
      ["nightly"], r"START sql incremental model "),
     ("quality gate: before the third Great Expectations suite",
-     ["nightly"], StopAt("dagster_project.defs.quality.checks:validate", nth=3, when="before")),
+     ["nightly"], StopAt("dagster_project.defs.quality:validate", nth=3, when="before")),
     ("publication: snapshot written, serving file not yet replaced",
-     ["nightly", "--select", "publish"], StopAt("dagster_project.defs.publish.serving:replace_durably")),
+     ["nightly", "--select", "publish"], StopAt("dagster_project.publish.serving:replace_durably")),
 ]
 
 
@@ -134,9 +134,9 @@ def trials(reference, tmp_path_factory):
     warehouse = data_dir / "warehouse.duckdb"
     env = harness.pipeline_env(data_dir, reference.sources)
     old = harness.previous_warehouse(reference, root / "previous.duckdb")
-    from dagster_project.defs.publish.serving import publish
+    from dagster_project.publish.serving import publish
 
-    publish(old, serving, reference.tables, run_id="previous", model_plots=reference.plots)
+    publish(old, serving, as_published(reference.tables), run_id="previous", model_plots=reference.plots)
     previous, previous_sha = published_state(serving), harness.sha256(serving)
     assert previous.tables != reference.published  # so that "previous or new" can tell them apart
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_project.defs.transform.project import dbt_executable
+from dagster_project.transform.dbt_cli import dbt_executable
 from dagster_project.settings import DBT_PROJECT_DIR, settings_from_env
 
 

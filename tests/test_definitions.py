@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.defs.orchestration.nightly import as_of_for_tick
+from dagster_project.defs.nightly import as_of_for_tick
 
 
 def test_definitions_load_with_every_stage(manifest):

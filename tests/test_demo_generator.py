@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.defs.ingest.contract import COMMERCE_ENTITIES, CUSTOMERS, FILE_ENTITIES, ORDERS
+from dagster_project.core.contract import COMMERCE_ENTITIES, CUSTOMERS, FILE_ENTITIES, ORDERS
 from dagster_project.demo import GeneratorError, append_days, generate
 from dagster_project.demo.cli import main as demo_main
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from dagster_project.defs.ingest import raw_store
-from dagster_project.defs.ingest.contract import COMMERCE_ENTITIES, CRM_ACCOUNTS, REVIEWS
-from dagster_project.defs.ingest.extract import extract_drops, extract_table
+from dagster_project.ingest import raw_store
+from dagster_project.core.contract import COMMERCE_ENTITIES, CRM_ACCOUNTS, REVIEWS
+from dagster_project.ingest.extract import extract_drops, extract_table
 
 from . import handmade
 

@@ -22,9 +22,10 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from dagster_project.defs.ingest import raw_store
-from dagster_project.defs.ingest.contract import ALL_ENTITIES
-from dagster_project.defs.quality.source_checks import CHECKS, GateSettings, evaluate
+from dagster_project.ingest import raw_store
+from dagster_project.core.contract import ALL_ENTITIES
+from dagster_project.quality.source_rules import CHECKS, GateSettings, evaluate
+from dagster_project.settings import Settings
 
 from . import faults
 from .conftest import query, run_nightly
@@ -85,7 +86,7 @@ def assert_outcome(con, fault: Fault, run_id: str) -> None:
 
 def findings(con, run_id: str) -> dict[tuple[str, str], object]:
     return {(entity.raw_table, finding.check): finding
-            for entity in ALL_ENTITIES for finding in evaluate(con, entity, run_id, REFERENCE, GateSettings())}
+            for entity in ALL_ENTITIES for finding in evaluate(con, entity, run_id, REFERENCE, GateSettings.from_settings(Settings()))}
 
 
 # --------------------------------------------------------------------------- extraction level, one fault at a time

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.defs.quality.gx_suites import _vectorisable, validate
+from dagster_project.quality.gx_runner import _vectorisable, validate
 
 
 def frame_as_duckdb_returns_it() -> pd.DataFrame:

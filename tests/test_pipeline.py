@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.defs.quality.checks import RESOLVED_CUSTOMERS_SQL
+from dagster_project.quality.suite_parameters import RESOLVED_CUSTOMERS_SQL
 from dagster_project.settings import EXPECTATIONS_DIR, settings_from_env
 
 from .conftest import DEMO_AS_OF, query, run_nightly

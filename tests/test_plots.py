@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.defs.models import plots
+from dagster_project.core import plots
 
 
 def test_concentration_curve_orders_customers_by_margin():

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from dagster_project.cli import main
-from dagster_project.defs.publish.rollback import rollback
-from dagster_project.defs.publish.serving import publish
-from dagster_project.defs.publish.versions import SnapshotError, list_versions, read_version, versions_dir
+from dagster_project.publish.rollback import rollback
+from dagster_project.publish.serving import publish
+from dagster_project.publish.versions import SnapshotError, list_versions, read_version, versions_dir
 from dagster_project.settings import settings_from_env
 
 from .conftest import DEMO_AS_OF, query
@@ -147,10 +147,11 @@ def test_bi_tools_read_the_serving_file_through_duckdb_engine_read_only(publishe
 # (b) deterministic snapshots
 
 def test_the_same_sources_published_twice_give_byte_identical_parquet(published, tmp_path):
-    from dagster_project.defs.publish.assets import published_models
+    from dagster_project.defs.dbt_project import dbt_project
+    from dagster_project.defs.keys import published_models
 
     shutil.copy(settings_from_env().warehouse_path, tmp_path / "warehouse.duckdb")
-    tables = {name: relation for name, (_, relation) in published_models().items()}
+    tables = {name: table for name, (_, table) in published_models(dbt_project().manifest_path).items()}
     first, second = (
         publish(tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb", tables, run_id=run_id)
         for run_id in ("first", "second")

@@ -2,7 +2,7 @@
 
 import os
 
-from dagster_project.defs.transform.target_retention import prune_invocation_targets
+from dagster_project.transform.target_retention import prune_invocation_targets
 
 
 def make_folders(root, names_and_ages, now):

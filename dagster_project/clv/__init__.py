@@ -22,7 +22,7 @@ from .bgnbd import (
     p_alive,
     simulate_bgnbd,
 )
-from .clv import DAYS_PER_MONTH, monthly_discount_rate, monthly_expected_purchases, predicted_clv_12m
+from .value import DAYS_PER_MONTH, monthly_discount_rate, monthly_expected_purchases, predicted_clv_12m
 from .gamma_gamma import (
     GammaGammaFit,
     conditional_expected_order_value,

@@ -1,8 +1,5 @@
-"""Resources shared by every stage; paths come from environment variables."""
+"""The resources every stage uses, each built from one `Settings` (nothing else configures them)."""
 
-from __future__ import annotations
-
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,16 +8,18 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from ..settings import settings_from_env
-from .transform.project import dbt_executable, dbt_project
+from ..prediction.fit import ClvSettings
+from ..quality.source_rules import GateSettings
+from ..settings import Settings
+from ..transform.dbt_cli import dbt_executable, project_environment
+from .dbt_project import dbt_project
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB file. One writer at a time: open, use, close within a step."""
 
     path: str
-    # DuckDB takes 80 % of the machine's memory by default; bounded, it spills to disk instead.
-    memory_limit: str = "2GB"
+    memory_limit: str
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -32,64 +31,100 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             con.close()
 
+    @property
+    def data_dir(self) -> Path:
+        """Where the working file's companions live: the CLV plots, the validation reports."""
+        return Path(self.path).parent
+
+    @property
+    def model_plots_dir(self) -> Path:
+        return self.data_dir / "plots"
+
 
 class SourcesResource(dg.ConfigurableResource):
     """Where the source systems are: the commerce database URL and the file landing folder."""
 
     source_url: str
     landing_dir: str
-    base_currency: str = "USD"
-    extract_lookback_days: int = 1
+    base_currency: str
+    extract_lookback_days: int
+
+
+class TransformResource(dg.ConfigurableResource):
+    """What the dbt project is told through its environment, and how many dbt invocation
+    folders are kept."""
+
+    base_currency: str
+    clv_holdout_days: int
+    incremental_lookback_hours: int
+    memory_limit: str
+    targets_kept: int
+
+    def environment(self, warehouse_path: str, as_of_date: str) -> dict[str, str]:
+        return {
+            **project_environment(
+                warehouse_path=warehouse_path, base_currency=self.base_currency,
+                clv_holdout_days=self.clv_holdout_days, incremental_lookback_hours=self.incremental_lookback_hours,
+                memory_limit=self.memory_limit,
+            ),
+            "CVW_DBT_AS_OF_DATE": as_of_date,
+        }
 
 
 class ClvModelResource(dg.ConfigurableResource):
     """Settings of the CLV model fit and of its blocking holdout check."""
 
-    annual_discount_rate: float = 0.10
-    max_holdout_error: float = 0.15
-    min_repeat_customers: int = 100
-    holdout_noise_sigmas: float = 3.0
+    annual_discount_rate: float
+    max_holdout_error: float
+    min_repeat_customers: int
+    holdout_noise_sigmas: float
 
-    def settings(self):
-        from .models.clv_fit import ClvSettings
-
+    def settings(self) -> ClvSettings:
         return ClvSettings(
             self.annual_discount_rate, self.max_holdout_error, self.min_repeat_customers, self.holdout_noise_sigmas
         )
+
+
+class QualityResource(dg.ConfigurableResource):
+    """The source gate's thresholds and the folder of the Great Expectations suites."""
+
+    max_quarantine_share: float
+    volume_factor: float
+    freshness_days: int
+    expectations_dir: str
+
+    def gate_settings(self) -> GateSettings:
+        return GateSettings(self.max_quarantine_share, self.volume_factor, self.freshness_days)
 
 
 class ServingResource(dg.ConfigurableResource):
     """The published DuckDB file BI tools read; replaced whole, atomically, on each publication."""
 
     path: str
+    versions_kept: int
 
 
-def _env_or(name: str, default: str):
-    """An `EnvVar` when the variable is set (shown as such in the UI), else the default value."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
-
-
-@dg.definitions
-def resources() -> dg.Definitions:
-    settings = settings_from_env()
-    return dg.Definitions(
-        resources={
-            "warehouse": WarehouseResource(
-                path=_env_or("CVW_WAREHOUSE_PATH", str(settings.warehouse_path)), memory_limit=settings.memory_limit
-            ),
-            "sources": SourcesResource(
-                source_url=_env_or("CVW_SOURCE_URL", settings.source_url),
-                landing_dir=_env_or("CVW_LANDING_DIR", str(settings.landing_dir)),
-                base_currency=_env_or("CVW_BASE_CURRENCY", settings.base_currency),
-                extract_lookback_days=settings.extract_lookback_days,
-            ),
-            "serving": ServingResource(path=_env_or("CVW_SERVING_PATH", str(settings.serving_path))),
-            "clv": ClvModelResource(
-                annual_discount_rate=settings.clv_annual_discount_rate,
-                max_holdout_error=settings.clv_max_holdout_error,
-                min_repeat_customers=settings.clv_min_repeat_customers,
-                holdout_noise_sigmas=settings.clv_holdout_noise_sigmas,
-            ),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-        }
-    )
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | DbtCliResource]:
+    return {
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path), memory_limit=settings.memory_limit),
+        "sources": SourcesResource(
+            source_url=settings.source_url, landing_dir=str(settings.landing_dir),
+            base_currency=settings.base_currency, extract_lookback_days=settings.extract_lookback_days,
+        ),
+        "transform": TransformResource(
+            base_currency=settings.base_currency, clv_holdout_days=settings.clv_holdout_days,
+            incremental_lookback_hours=settings.incremental_lookback_hours, memory_limit=settings.memory_limit,
+            targets_kept=settings.dbt_targets_kept,
+        ),
+        "clv": ClvModelResource(
+            annual_discount_rate=settings.clv_annual_discount_rate, max_holdout_error=settings.clv_max_holdout_error,
+            min_repeat_customers=settings.clv_min_repeat_customers,
+            holdout_noise_sigmas=settings.clv_holdout_noise_sigmas,
+        ),
+        "quality": QualityResource(
+            max_quarantine_share=settings.gate_max_quarantine_share, volume_factor=settings.gate_volume_factor,
+            freshness_days=settings.gate_freshness_days, expectations_dir=str(settings.expectations_dir),
+        ),
+        "serving": ServingResource(path=str(settings.serving_path), versions_kept=settings.publication_versions_kept),
+        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
+    }

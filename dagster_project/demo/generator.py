@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defs.ingest import contract as C
+from ..core import contract as C
 from . import catalog as cat
 from . import landing as L
 from . import simulate as S

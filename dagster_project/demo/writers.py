@@ -14,7 +14,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from ..defs.ingest.contract import COMMERCE_ENTITIES, Entity
+from ..core.contract import COMMERCE_ENTITIES, Entity
 from .columns import Table
 
 CHUNK_ROWS = 200_000
