@@ -162,10 +162,6 @@ def _ghost(rng, column: str) -> str:
     return f"{prefix}9{int(rng.integers(0, 10**width)):0{width}d}"
 
 
-def _ts_seconds(table: Table, column: str) -> np.ndarray:
-    return table.columns[column].data[0]
-
-
 def corrupt(rng: np.random.Generator, entity: str, host: Table, counts: dict[str, int], *,
             file_nulls: bool = False) -> tuple[Table, list[tuple[str, str]], np.ndarray]:
     """Bad copies of random `host` rows, one cell broken per row as `counts` asks.
@@ -194,15 +190,6 @@ def corrupt(rng: np.random.Generator, entity: str, host: Table, counts: dict[str
                                                                    file_nulls)
             row += 1
     return bad, faults, picks
-
-
-def tally(faults: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """{reason: {column: count}} of a list of (reason, column)."""
-    out: dict[str, dict[str, int]] = {}
-    for reason, column in faults:
-        out.setdefault(reason, {}).setdefault(column, 0)
-        out[reason][column] += 1
-    return out
 
 
 def _bad_value(rng, entity, reason, column, bad: Table, row: int, i: int, file_nulls: bool):

@@ -295,7 +295,7 @@ def _primary_of_person(accounts) -> np.ndarray:
 # --------------------------------------------------------------------------- voice of the customer
 
 
-def _pick_orders(rng, completed_acct, completed_time, acct):
+def _pick_orders(rng, completed_acct, acct):
     """For each account in `acct`, a random one of its completed orders (index into completed_*).
     completed_acct must be sorted."""
     lo = np.searchsorted(completed_acct, acct, side="left")
@@ -307,7 +307,7 @@ def reviews_initial(rng, accounts, completed_acct, completed_time, t_end) -> tup
     buyers = np.unique(completed_acct)
     chosen = buyers[rng.random(buyers.size) < REVIEWER_SHARE]
     acct = np.repeat(chosen, rng.choice(3, chosen.size, p=REVIEWS_PER_REVIEWER) + 1)
-    at = _pick_orders(rng, completed_acct, completed_time, acct)
+    at = _pick_orders(rng, completed_acct, acct)
     posted = completed_time[at] + rng.uniform(0.2 * DAY, 14 * DAY, acct.size).astype(np.int64)
     keep = posted < t_end
     acct, posted = acct[keep], posted[keep]
@@ -374,7 +374,7 @@ def feedback_initial(rng, accounts, completed_acct, completed_time, t_end) -> tu
     buyers = np.unique(completed_acct)
     chosen = buyers[rng.random(buyers.size) < FEEDBACK_SHARE]
     acct = np.repeat(chosen, rng.choice(3, chosen.size, p=FEEDBACK_PER_CUSTOMER) + 1)
-    at = _pick_orders(rng, completed_acct, completed_time, acct)
+    at = _pick_orders(rng, completed_acct, acct)
     submitted = completed_time[at] + rng.uniform(0.1 * DAY, 30 * DAY, acct.size).astype(np.int64)
     keep = submitted < t_end
     acct, submitted = acct[keep], submitted[keep]
