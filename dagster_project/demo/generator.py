@@ -19,6 +19,7 @@ from . import catalog as cat
 from . import landing as L
 from . import simulate as S
 from . import tables as T
+from .arrays import latest, sample, take
 from .columns import Table, cat_col, date_col, iso_date, money_col, ordinal_of, yyyymmdd
 from .faults import corrupt, fx_bad_rows, planned_counts
 from .state import (
@@ -141,8 +142,8 @@ def _interleave(rng, valid: Table, bad: Table) -> Table:
     """Bad rows at random places among the valid ones (order of valid rows kept)."""
     if len(bad) == 0:
         return valid
-    sort = np.concatenate([np.arange(len(valid), dtype=np.float64), rng.uniform(0, len(valid), len(bad))])
-    return valid.concat(bad).take(np.argsort(sort, kind="stable"))
+    table, _ = T.interleave(valid, np.arange(len(valid)), bad, rng.uniform(0, len(valid), len(bad)))
+    return table
 
 
 def _file_bad_rows(rng, kind: str, host: Table, counts: dict, next_ids: dict) -> tuple[Table, list, np.ndarray]:
@@ -179,11 +180,7 @@ def _export_slices(rng, versions: dict, export_days: list[int]) -> list[np.ndarr
 
 
 def _latest_per_row(sel: np.ndarray, row: np.ndarray, upd: np.ndarray) -> np.ndarray:
-    if sel.size == 0:
-        return sel
-    o = sel[np.lexsort((upd[sel], row[sel]))]
-    r = row[o]
-    return o[np.r_[r[1:] != r[:-1], True]]
+    return sel[latest(row[sel], upd[sel])]
 
 
 def _completed_index(orders: S.Orders, done: np.ndarray):
@@ -235,7 +232,7 @@ def generate(out_dir, customers: int = 20_000, years: float = 3, seed: int = 42,
     acc = S.new_persons(r["accounts"], n_buyers, n_prospects, t0, t_end, first_person=1)
     next_person = 1 + n_persons
     acc = S.concat_accounts(acc, S.new_duplicates(r["accounts"], acc, n_dup, t0, t_end))
-    acc = S.take_accounts(acc, np.lexsort((acc["is_dup"], acc["person"], acc["created"])))
+    acc = take(acc, np.lexsort((acc["is_dup"], acc["person"], acc["created"])))
     n_acc = acc["created"].size
     who, when = S.run_process(r["process"], acc, t_end)
     first_purchase = np.full(n_acc, S.NEVER, dtype=np.int64)
@@ -357,7 +354,7 @@ def generate(out_dir, customers: int = 20_000, years: float = 3, seed: int = 42,
         home = np.minimum(np.searchsorted(ends, versions["updated"][picks], side="right"), len(slices) - 1)
         for k, (day, pick) in enumerate(zip(export_days, slices)):
             mine = np.flatnonzero(home == k)
-            table = _interleave(fr, make(off, L.take(versions, pick), acc["id_num"]), bad.take(mine))
+            table = _interleave(fr, make(off, take(versions, pick), acc["id_num"]), bad.take(mine))
             if len(table) == 0:
                 continue
             name = f"{entity.file_prefix}_{yyyymmdd(day)}.{entity.file_format}"
@@ -473,14 +470,14 @@ def _append_day(out: Path, con, scalars: dict, groups: dict, manifest: dict, day
     batch = S.concat_accounts(new, dups)
     invite_of = np.concatenate([invite_of, np.full(dups["created"].size, -1, dtype=np.int64)])
     order = np.lexsort((batch["is_dup"], batch["person"], batch["created"]))
-    batch, invite_of = S.take_accounts(batch, order), invite_of[order]
+    batch, invite_of = take(batch, order), invite_of[order]
     base = acc["created"].size
     acc = S.concat_accounts(acc, batch)
     groups["acct"] = acc
     new_idx = np.arange(base, acc["created"].size)
 
     # ---- customers: inserts, then profile updates of older accounts
-    valid = T.customers_table(off, S.take_accounts(acc, new_idx), acc["created"][new_idx])
+    valid = T.customers_table(off, take(acc, new_idx), acc["created"][new_idx])
     counts = planned_counts(C.CUSTOMERS.raw_table, len(valid) + 1, fr)
     strangers = S.new_persons(fr, sum(counts.values()), 0, lo, hi, scalars["next_person"])
     scalars["next_person"] += strangers["created"].size
@@ -493,9 +490,8 @@ def _append_day(out: Path, con, scalars: dict, groups: dict, manifest: dict, day
     record_table(manifest, "customers", C.CUSTOMERS.raw_table, len(table), faults)
     ru = r["updates"]
     older = np.flatnonzero(acc["created"] < lo)
-    n_upd = min(int(ru.poisson(rates["profile_updates"])), older.size)
-    who = np.sort(ru.choice(older, n_upd, replace=False)) if n_upd else np.zeros(0, dtype=np.int64)
-    phone = ru.integers(2_000_000_000, 9_999_999_999, who.size, dtype=np.int64)
+    who = sample(ru, older, ru.poisson(rates["profile_updates"]))
+    phone = S.phone_numbers(ru, who.size)
     when = T.ts(off, uniform_times(ru, who.size)).render(0, who.size)
     rows = list(zip(T.phone_texts(phone, acc["region"][who]), when,
                     T.ids("customers", acc["id_num"][who]).render(0, who.size)))
@@ -597,10 +593,6 @@ def _append_files(out: Path, r: dict, scalars: dict, groups: dict, manifest: dic
     def uniform_times(rng, n):
         return rng.integers(lo, hi, n, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
 
-    def choose(rng, pool, n):
-        n = min(int(n), pool.size)
-        return np.sort(rng.choice(pool, n, replace=False)) if n else np.zeros(0, dtype=np.int64)
-
     produced: dict[str, dict] = {}
 
     # CRM: some of today's accounts enrol; some records are re-surveyed or soft-deleted
@@ -610,7 +602,7 @@ def _append_files(out: Path, r: dict, scalars: dict, groups: dict, manifest: dic
     records = L.crm_records(rng, acc, enrol, lo, hi, enrol_at=enrol_at)
     first_new = crm["acct"].size
     crm = L.concat("crm", crm, records)
-    changed = choose(rng, np.flatnonzero(~crm["deleted"][:first_new] & (crm["updated"][:first_new] < lo)),
+    changed = sample(rng, np.flatnonzero(~crm["deleted"][:first_new] & (crm["updated"][:first_new] < lo)),
                      rng.poisson(rates["crm_updates"]))
     versions = L.concat_versions("crm", [
         L.versions_of(crm, np.arange(first_new, crm["acct"].size)),
@@ -660,13 +652,13 @@ def _append_files(out: Path, r: dict, scalars: dict, groups: dict, manifest: dic
     rng, rev = r["reviews"], groups["rev"]
     last = acc["last_completed_order"]
     recent = np.flatnonzero((last >= lo - 14 * DAY) & (last < lo))
-    authors = choose(rng, recent, rng.poisson(rates["reviews"]))
+    authors = sample(rng, recent, rng.poisson(rates["reviews"]))
     first_row = rev["acct"].size
     posted = np.sort(uniform_times(rng, authors.size))
     fresh = L.new_reviews(rng, authors, posted)
     fresh["id_num"] = np.arange(next_ids["reviews"], next_ids["reviews"] + authors.size)
     next_ids["reviews"] += authors.size
-    edited = choose(rng, np.flatnonzero(rev["updated"] < lo), rng.poisson(rates["review_edits"]))
+    edited = sample(rng, np.flatnonzero(rev["updated"] < lo), rng.poisson(rates["review_edits"]))
     rev = L.concat("reviews", rev, fresh)
     versions = L.concat_versions("reviews", [
         L.versions_of(rev, np.arange(first_row, rev["acct"].size)),
@@ -678,12 +670,12 @@ def _append_files(out: Path, r: dict, scalars: dict, groups: dict, manifest: dic
     # feedback: recent buyers answer; some earlier feedback gets a follow-up
     rng, fb = r["feedback"], groups["fb"]
     recent = np.flatnonzero((last >= lo - 30 * DAY) & (last < lo))
-    authors = choose(rng, recent, rng.poisson(rates["feedback"]))
+    authors = sample(rng, recent, rng.poisson(rates["feedback"]))
     first_row = fb["acct"].size
     fresh = L.new_feedback(rng, authors, np.sort(uniform_times(rng, authors.size)))
     fresh["id_num"] = np.arange(next_ids["feedback"], next_ids["feedback"] + authors.size)
     next_ids["feedback"] += authors.size
-    followed = choose(rng, np.flatnonzero(fb["updated"] < lo), rng.poisson(rates["feedback_follow_ups"]))
+    followed = sample(rng, np.flatnonzero(fb["updated"] < lo), rng.poisson(rates["feedback_follow_ups"]))
     fb = L.concat("feedback", fb, fresh)
     versions = L.concat_versions("feedback", [
         L.versions_of(fb, np.arange(first_row, fb["acct"].size)),
@@ -702,7 +694,7 @@ def _append_files(out: Path, r: dict, scalars: dict, groups: dict, manifest: dic
                 continue
             row = np.array([int(r[kind].integers(0, current["updated"].size))])
             versions = L.versions_of(current, row)
-        versions = L.take(versions, np.lexsort((versions["row"], versions["updated"])))
+        versions = take(versions, np.lexsort((versions["row"], versions["updated"])))
         make = T.FILE_TABLES[kind]
         valid = make(off, versions, acc["id_num"])
         counts = planned_counts(entity.raw_table, len(valid), fr)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import catalog as cat
+from .arrays import latest, take
+from .arrays import empty as empty_records
 from .simulate import DAY, EMAIL_LOWER, EMAIL_TITLE, EMAIL_UPPER, GG_P, HOUR
 
 CRM_SHARE = 0.25
@@ -52,15 +54,11 @@ FIELDS = {"crm": CRM_FIELDS, "referrals": REFERRAL_FIELDS, "reviews": REVIEW_FIE
 
 
 def empty(kind: str) -> dict[str, np.ndarray]:
-    return {k: np.zeros(0, dtype=t) for k, t in FIELDS[kind].items()}
+    return empty_records(FIELDS[kind])
 
 
 def concat(kind: str, a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], np.asarray(b[k]).astype(t)]) for k, t in FIELDS[kind].items()}
-
-
-def take(d: dict, index) -> dict:
-    return {k: v[index] for k, v in d.items()}
 
 
 def versions_of(state: dict, rows: np.ndarray, changes: dict | None = None) -> dict:
@@ -76,7 +74,7 @@ def concat_versions(kind: str, parts: list[dict]) -> dict:
     fields = dict(FIELDS[kind], row=np.int64)
     parts = [p for p in parts if p["row"].size]
     if not parts:
-        return {k: np.zeros(0, dtype=t) for k, t in fields.items()}
+        return empty_records(fields)
     return {k: np.concatenate([np.asarray(p[k]).astype(t) for p in parts]) for k, t in fields.items()}
 
 
@@ -84,10 +82,7 @@ def apply_versions(state: dict, versions: dict) -> dict:
     """The state after `versions` (the latest version of each record wins)."""
     if versions["row"].size == 0:
         return state
-    order = np.lexsort((versions["updated"], versions["row"]))
-    rows = versions["row"][order]
-    last = np.r_[rows[1:] != rows[:-1], True]
-    pick = order[last]
+    pick = latest(versions["row"], versions["updated"])
     state = {k: v.copy() for k, v in state.items()}
     for k in state:
         state[k][versions["row"][pick]] = versions[k][pick]

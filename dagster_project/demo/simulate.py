@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import catalog as cat
+from .arrays import empty, take
 
 DAY = 86_400
 HOUR = 3_600
@@ -70,15 +71,15 @@ ACCOUNT_FIELDS = {
 
 
 def empty_accounts() -> dict[str, np.ndarray]:
-    return {k: np.zeros(0, dtype=t) for k, t in ACCOUNT_FIELDS.items()}
+    return empty(ACCOUNT_FIELDS)
 
 
 def concat_accounts(a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], b[k].astype(a[k].dtype)]) for k in ACCOUNT_FIELDS}
 
 
-def take_accounts(a: dict, index) -> dict:
-    return {k: v[index] for k, v in a.items()}
+def phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64)
 
 
 def _acquisition_lag(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -106,7 +107,7 @@ def new_persons(rng: np.random.Generator, n_buyers: int, n_prospects: int, t_lo:
     created = rng.integers(t_lo, t_hi, n, dtype=np.int64) if t_hi > t_lo else np.full(n, t_lo, dtype=np.int64)
     lag = _acquisition_lag(rng, n)
     has_phone = rng.random(n) < 0.85
-    phone = np.where(has_phone, rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64), -1)
+    phone = np.where(has_phone, phone_numbers(rng, n), -1)
     return {
         "id_num": np.full(n, -1, dtype=np.int64),
         "created": created,
@@ -147,7 +148,7 @@ def new_duplicates(rng: np.random.Generator, accounts: dict, n: int, t_lo: int, 
         return empty_accounts()
     chosen = np.sort(rng.choice(eligible, n, replace=False))
     accounts["has_dup"][chosen] = True
-    dup = take_accounts(accounts, chosen)
+    dup = take(accounts, chosen)
     lo = np.maximum(t_lo, dup["created"] + 7 * DAY)
     created = lo + (rng.random(n) * (t_hi - lo)).astype(np.int64)
     has_phone = rng.random(n) < 0.85
@@ -158,7 +159,7 @@ def new_duplicates(rng: np.random.Generator, accounts: dict, n: int, t_lo: int, 
         has_dup=np.zeros(n, dtype=bool),
         chan=rng.choice(len(cat.CHANNELS), n, p=cat.CHANNEL_WEIGHTS).astype(np.int8),
         variant=rng.choice(DUPLICATE_EMAIL_VARIANTS, n).astype(np.int8),
-        phone=np.where(has_phone, rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64), -1),
+        phone=np.where(has_phone, phone_numbers(rng, n), -1),
         buyer=np.ones(n, dtype=bool),
         alive=np.ones(n, dtype=bool),
         next_time=created + _acquisition_lag(rng, n),

@@ -196,6 +196,15 @@ def feedback_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
 FILE_TABLES = {"crm": crm_table, "referrals": referrals_table, "reviews": reviews_table, "feedback": feedback_table}
 
 
+def interleave(valid: Table, valid_sort, bad: Table, bad_sort) -> tuple[Table, np.ndarray]:
+    """Valid and bad rows in one table ordered by their sort keys (ties keep valid rows first);
+    returns the table and, per row, its position in valid + bad."""
+    table = valid.concat(bad) if len(bad) else valid
+    sort = np.concatenate([np.asarray(valid_sort, dtype=np.float64), np.asarray(bad_sort, dtype=np.float64)])
+    order = np.argsort(sort, kind="stable")
+    return table.take(order), order
+
+
 def number(valid: Table, valid_sort: np.ndarray, bad: Table, bad_sort: np.ndarray, entity: str,
            first_id: int) -> tuple[Table, np.ndarray, int]:
     """Interleave valid and bad rows by `sort` (creation order) and give every row the next id.
@@ -203,10 +212,7 @@ def number(valid: Table, valid_sort: np.ndarray, bad: Table, bad_sort: np.ndarra
     Returns (table in id order, the id numbers of the valid rows in their input order, next id).
     """
     n_valid = len(valid)
-    table = valid.concat(bad) if len(bad) else valid
-    sort = np.concatenate([np.asarray(valid_sort, dtype=np.float64), np.asarray(bad_sort, dtype=np.float64)])
-    order = np.argsort(sort, kind="stable")
-    table = table.take(order)
+    table, order = interleave(valid, valid_sort, bad, bad_sort)
     n = len(table)
     key = next(iter(table.columns))
     table.columns[key] = ids(entity, np.arange(first_id, first_id + n, dtype=np.int64))
