@@ -199,15 +199,13 @@ def export_referrals(history: History) -> None:
 
 
 def export_reviews(history: History) -> None:
-    records, versions = landing.reviews_initial(history.streams["reviews"], history.accounts, *history.completed,
-                                                history.t_hi)
+    records, versions = landing.reviews_initial(history.streams["reviews"], *history.completed, history.t_hi)
     _number(history, "reviews", records, versions)
     _write_exports(history, "reviews")
 
 
 def export_feedback(history: History) -> None:
-    records, versions = landing.feedback_initial(history.streams["feedback"], history.accounts, *history.completed,
-                                                 history.t_hi)
+    records, versions = landing.feedback_initial(history.streams["feedback"], *history.completed, history.t_hi)
     _number(history, "feedback", records, versions)
     _write_exports(history, "feedback")
 
