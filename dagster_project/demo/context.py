@@ -20,7 +20,7 @@ STREAMS = ("accounts", "process", "orders", "lines", "refunds", "products", "fx"
 
 
 def streams(*entropy: int) -> dict[str, np.random.Generator]:
-    seq = np.random.SeedSequence([int(e) for e in entropy])
+    seq = np.random.SeedSequence([int(value) for value in entropy])
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, seq.spawn(len(STREAMS)))}
 
 

@@ -33,15 +33,15 @@ class Summary(dict):
     def __str__(self) -> str:
         lines = [f"{self['action']}: {self['first_date']} .. {self['last_date']} "
                  f"({self['days']} day(s)) in {self['out_dir']} [{self['seconds']:.1f}s]"]
-        tables = ", ".join(f"{k} {v:,}" for k, v in self["tables"].items())
+        tables = ", ".join(f"{name} {n:,}" for name, n in self["tables"].items())
         lines.append(f"  commerce.sqlite rows added: {tables}")
         if self.get("rows_updated"):
-            lines.append("  rows updated: " + ", ".join(f"{k} {v:,}" for k, v in self["rows_updated"].items()))
+            lines.append("  rows updated: " + ", ".join(f"{name} {n:,}" for name, n in self["rows_updated"].items()))
         files = self["files"]
         lines.append(f"  landing files written: {len(files)} ({sum(files.values()):,} rows)")
-        bad = {e: sum(r.values()) for e, r in self["bad_rows"].items()}
+        bad = {entity: sum(reasons.values()) for entity, reasons in self["bad_rows"].items()}
         lines.append(f"  deliberately bad rows: {sum(bad.values())} ("
-                     + ", ".join(f"{e} {n}" for e, n in bad.items() if n) + ")")
+                     + ", ".join(f"{entity} {n}" for entity, n in bad.items() if n) + ")")
         lines.append(f"  manifest: {Path(self['out_dir']) / MANIFEST_FILE}")
         return "\n".join(lines)
 

@@ -156,9 +156,10 @@ def load_fx_rates(history: History) -> None:
     (currency, day, rate), levels, days = _fx_history(history.streams["fx"], first_day, history.last_day)
     valid = commerce.fx_table(currency, day, rate)
     history.added["fx_rates"] += insert_table(history.con, contract.FX_RATES, valid)
-    gaps = {c: days[commerce.weekend(days)] for c in range(len(catalog.CURRENCIES)) if not commerce.PUBLISHES_DAILY[c]}
+    gaps = {code: days[commerce.weekend(days)] for code in range(len(catalog.CURRENCIES))
+            if not commerce.PUBLISHES_DAILY[code]}
     bad, faults = fx_bad_rows(history.faults, history.bad_counts(contract.FX_RATES, len(valid)), gaps,
-                              lambda c, d: np.exp(levels[c, d - first_day]))
+                              lambda code, day: np.exp(levels[code, day - first_day]))
     history.added["fx_rates"] += insert_rows(history.con, contract.FX_RATES, bad)
     record_table(history.manifest, "fx_rates", contract.FX_RATES.raw_table, history.added["fx_rates"], faults)
     history.fx_levels = levels[:, -1].tolist()
@@ -170,10 +171,10 @@ def _fx_history(rng, first_day: int, last_day: int):
     days = np.arange(first_day, last_day + 1)
     n_days = days.size
     levels = np.zeros((len(catalog.CURRENCIES), n_days))
-    for c in range(1, len(catalog.CURRENCIES)):  # the base currency stays at 1
+    for code in range(1, len(catalog.CURRENCIES)):  # the base currency stays at 1
         steps = rng.normal(0.0, catalog.FX_DAILY_VOLATILITY, n_days)
         steps[0] = 0.0
-        levels[c] = np.log(commerce.START_RATES[c]) + np.cumsum(steps)
+        levels[code] = np.log(commerce.START_RATES[code]) + np.cumsum(steps)
     currency, index = np.meshgrid(np.arange(len(catalog.CURRENCIES)), np.arange(n_days), indexing="ij")
     published = commerce.PUBLISHES_DAILY[currency] | ~commerce.weekend(days[index])
     currency, index = currency[published], index[published]
