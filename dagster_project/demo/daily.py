@@ -84,7 +84,8 @@ def append_day(run: Run, scalars: dict, groups: dict, updated_rows: dict, day: i
 def open_accounts(today: Day) -> None:
     """New persons (some taking up an open referral invite) and second accounts of earlier persons."""
     rng, rates, accounts, referrals = today.streams["accounts"], today.rates, today.accounts, today.groups["ref"]
-    n_buyers, n_prospects, n_duplicates = (int(rng.poisson(rates[name])) for name in ("buyers", "prospects", "duplicates"))
+    n_buyers, n_prospects, n_duplicates = (int(rng.poisson(rates[name]))
+                                           for name in ("buyers", "prospects", "duplicates"))
     n_persons = n_buyers + n_prospects
     persons = simulate.new_persons(rng, n_buyers, n_prospects, today.t_lo, today.t_hi, today.next_person)
     today.next_person += n_persons
