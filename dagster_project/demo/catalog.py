@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-BASE_CURRENCY = "USD"
-
 # region, usual currency, phone country code, share of persons
 REGIONS: tuple[tuple[str, str, str, float], ...] = (
     ("us_east", "USD", "1", 0.30),

@@ -103,10 +103,6 @@ def format_timestamps(secs: np.ndarray, offsets: np.ndarray | None = None) -> li
     return out
 
 
-def day_of(secs) -> np.ndarray:
-    return np.floor_divide(np.asarray(secs, dtype=np.int64), 86400)
-
-
 def yyyymmdd(day: int) -> str:
     return format_dates(np.array([day]))[0].replace("-", "")
 

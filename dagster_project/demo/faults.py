@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .catalog import CURRENCY_CODES
-from .columns import Table, format_dates, format_timestamps
+from .columns import Table, format_timestamps, iso_date
+from .tables import ID_FORMATS
 
 BAD_SHARE = 0.002  # of the rows of every entity
 
@@ -110,11 +111,9 @@ OUT_OF_DOMAIN_INT = {
 }
 NEGATIVE_NUMBERS = ("unit_cost", "rate_to_base", "discount_amount", "amount", "third_party_wallet_estimate")
 UNKNOWN_CURRENCIES = ("JPY", "CHF", "XBT", "EURO")
-# the prefix and width of the ids a reference points to (a ghost id has one more digit)
-GHOST_IDS = {
-    "customer_id": ("C", 7), "referrer_customer_id": ("C", 7), "order_id": ("O", 8),
-    "product_id": ("P", 4), "order_line_id": ("L", 9),
-}
+# the entity a reference column points to (a ghost id is one of its ids with one more digit)
+REFERENCED = {"customer_id": "customers", "referrer_customer_id": "customers", "order_id": "orders",
+              "product_id": "products", "order_line_id": "order_lines"}
 INTEGER_COLUMNS = ("quantity", "rating", "csat", "nps")
 
 
@@ -158,12 +157,8 @@ def _timestamp_text(rng, iso: str) -> str:
 
 
 def _ghost(rng, column: str) -> str:
-    prefix, width = GHOST_IDS[column]
+    prefix, width = ID_FORMATS[REFERENCED[column]]
     return f"{prefix}9{int(rng.integers(0, 10**width)):0{width}d}"
-
-
-def _ts_seconds(table: Table, column: str) -> np.ndarray:
-    return table.columns[column].data[0]
 
 
 def corrupt(rng: np.random.Generator, entity: str, host: Table, counts: dict[str, int], *,
@@ -194,15 +189,6 @@ def corrupt(rng: np.random.Generator, entity: str, host: Table, counts: dict[str
                                                                    file_nulls)
             row += 1
     return bad, faults, picks
-
-
-def tally(faults: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """{reason: {column: count}} of a list of (reason, column)."""
-    out: dict[str, dict[str, int]] = {}
-    for reason, column in faults:
-        out.setdefault(reason, {}).setdefault(column, 0)
-        out[reason][column] += 1
-    return out
 
 
 def _bad_value(rng, entity, reason, column, bad: Table, row: int, i: int, file_nulls: bool):
@@ -264,7 +250,7 @@ def fx_bad_rows(rng: np.random.Generator, counts: dict[str, int], gap_days: dict
             c, day = chosen[k]
             k += 1
             code = CURRENCY_CODES[c]
-            iso = format_dates(np.array([day]))[0]
+            iso = iso_date(day)
             rate = round(float(rate_of(c, day)), 6)
             if reason == MISSING_KEY:
                 row = (None, iso, rate)

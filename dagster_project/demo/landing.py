@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import catalog as cat
+from . import catalog
+from .arrays import latest, sample, take
+from .arrays import empty as empty_records
 from .simulate import DAY, EMAIL_LOWER, EMAIL_TITLE, EMAIL_UPPER, GG_P, HOUR
 
 CRM_SHARE = 0.25
@@ -52,15 +54,11 @@ FIELDS = {"crm": CRM_FIELDS, "referrals": REFERRAL_FIELDS, "reviews": REVIEW_FIE
 
 
 def empty(kind: str) -> dict[str, np.ndarray]:
-    return {k: np.zeros(0, dtype=t) for k, t in FIELDS[kind].items()}
+    return empty_records(FIELDS[kind])
 
 
 def concat(kind: str, a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], np.asarray(b[k]).astype(t)]) for k, t in FIELDS[kind].items()}
-
-
-def take(d: dict, index) -> dict:
-    return {k: v[index] for k, v in d.items()}
 
 
 def versions_of(state: dict, rows: np.ndarray, changes: dict | None = None) -> dict:
@@ -76,7 +74,7 @@ def concat_versions(kind: str, parts: list[dict]) -> dict:
     fields = dict(FIELDS[kind], row=np.int64)
     parts = [p for p in parts if p["row"].size]
     if not parts:
-        return {k: np.zeros(0, dtype=t) for k, t in fields.items()}
+        return empty_records(fields)
     return {k: np.concatenate([np.asarray(p[k]).astype(t) for p in parts]) for k, t in fields.items()}
 
 
@@ -84,10 +82,7 @@ def apply_versions(state: dict, versions: dict) -> dict:
     """The state after `versions` (the latest version of each record wins)."""
     if versions["row"].size == 0:
         return state
-    order = np.lexsort((versions["updated"], versions["row"]))
-    rows = versions["row"][order]
-    last = np.r_[rows[1:] != rows[:-1], True]
-    pick = order[last]
+    pick = latest(versions["row"], versions["updated"])
     state = {k: v.copy() for k, v in state.items()}
     for k in state:
         state[k][versions["row"][pick]] = versions[k][pick]
@@ -107,9 +102,9 @@ def _wallet(rng, accounts, acct):
 
 def _lifestage(rng, ctype):
     n = ctype.size
-    consumer = rng.choice(len(cat.CONSUMER_LIFESTAGES), n, p=cat.CONSUMER_LIFESTAGE_WEIGHTS)
-    business = len(cat.CONSUMER_LIFESTAGES) + rng.choice(len(cat.BUSINESS_LIFESTAGES), n,
-                                                         p=cat.BUSINESS_LIFESTAGE_WEIGHTS)
+    consumer = rng.choice(len(catalog.CONSUMER_LIFESTAGES), n, p=catalog.CONSUMER_LIFESTAGE_WEIGHTS)
+    business = len(catalog.CONSUMER_LIFESTAGES) + rng.choice(len(catalog.BUSINESS_LIFESTAGES), n,
+                                                         p=catalog.BUSINESS_LIFESTAGE_WEIGHTS)
     return np.where(ctype == 1, business, consumer).astype(np.int8)
 
 
@@ -201,87 +196,111 @@ def referral_versions(rng, accounts, state, rows, t_end) -> list[dict]:
 
 def referrals_initial(rng, accounts, first_purchase, t_end, next_person) -> tuple[dict, dict, int]:
     """Referral records of the initial history; returns (state, versions, next person number)."""
-    primary = np.flatnonzero(~accounts["is_dup"] & (first_purchase < t_end - DAY))
-    referrers = primary[rng.random(primary.size) < REFERRER_SHARE]
-    k = rng.choice(3, referrers.size, p=REFERRALS_PER_REFERRER) + 1
-    referrer = np.repeat(referrers, k)
-    m = referrer.size
-    since = first_purchase[referrer]
-    # conversions: an account created after the referrer's first purchase
-    pool = np.flatnonzero(~accounts["is_dup"])
-    pool = pool[np.argsort(accounts["created"][pool], kind="stable")]
-    pool_created = accounts["created"][pool]
-    lo = np.searchsorted(pool_created, since + DAY, side="right")
-    converts = (rng.random(m) < REFERRAL_CONVERSION) & (lo < pool.size)
-    pick = lo + (rng.random(m) * np.maximum(pool.size - lo, 1)).astype(np.int64)
-    referee = np.where(converts, pool[np.minimum(pick, pool.size - 1)], -1)
-    referee = np.where(referee == referrer, -1, referee)
-    # an account is referred at most once
-    order = np.flatnonzero(referee >= 0)
-    _, first_idx = np.unique(referee[order], return_index=True)
-    keep = np.zeros(m, dtype=bool)
-    keep[order[first_idx]] = True
-    referee = np.where(keep, referee, -1)
-    has = referee >= 0
-    created = accounts["created"][np.maximum(referee, 0)]
-    referred = np.where(
-        has,
-        np.maximum(created - rng.uniform(HOUR, 30 * DAY, m).astype(np.int64), since + HOUR),
-        since + (rng.random(m) * np.maximum(t_end - since - HOUR, 1)).astype(np.int64),
-    )
-    # invitees who never opened an account get a new person's email
-    invitee = ~has
-    e_num = np.where(invitee, next_person + np.cumsum(invitee) - 1, accounts["person"][np.maximum(referee, 0)])
-    next_person += int(invitee.sum())
-    src = np.maximum(referee, 0)
-    e_first = np.where(invitee, rng.integers(0, len(cat.FIRST_NAMES), m), accounts["first"][src])
-    e_last = np.where(invitee, rng.integers(0, len(cat.LAST_NAMES), m), accounts["last"][src])
-    e_domain = np.where(invitee, rng.integers(0, len(cat.EMAIL_DOMAINS), m), accounts["domain"][src])
-    state = {
-        "id_num": np.full(m, -1), "referrer": referrer, "referee": referee, "e_first": e_first, "e_last": e_last,
-        "e_num": e_num, "e_domain": e_domain, "e_variant": np.full(m, EMAIL_LOWER), "status": np.zeros(m),
-        "reward": np.full(m, np.nan), "referred": referred, "updated": referred, "self_ref": np.zeros(m, dtype=bool),
-    }
-    # self-referrals (a): the referrer invites their own address, written differently
-    with_email = referrers[accounts["variant"][referrers] >= EMAIL_LOWER]
-    n_self = min(with_email.size, max(1, round(SELF_REFERRAL_EMAIL_SHARE * m)))
-    own = np.sort(rng.choice(with_email, n_self, replace=False)) if n_self else np.zeros(0, dtype=np.int64)
-    s_since = first_purchase[own]
-    self_email = {
-        "id_num": np.full(n_self, -1), "referrer": own, "referee": np.full(n_self, -1),
-        "e_first": accounts["first"][own], "e_last": accounts["last"][own], "e_num": accounts["person"][own],
-        "e_domain": accounts["domain"][own],
-        "e_variant": rng.choice(np.array([EMAIL_TITLE, EMAIL_UPPER]), n_self), "status": np.zeros(n_self),
-        "reward": np.full(n_self, np.nan),
-        "referred": s_since + (rng.random(n_self) * np.maximum(t_end - s_since - HOUR, 1)).astype(np.int64),
-        "self_ref": np.ones(n_self, dtype=bool),
-    }
-    self_email["updated"] = self_email["referred"]
-    # self-referrals (b): a person refers their own second account
-    dups = np.flatnonzero(accounts["is_dup"] & (accounts["created"] < t_end))
-    primary_of = _primary_of_person(accounts)
-    prim = primary_of[accounts["person"][dups]]
-    ok = (prim >= 0) & (first_purchase[np.maximum(prim, 0)] < accounts["created"][dups] - 2 * HOUR)
-    dups, prim = dups[ok], prim[ok]
-    n_dup_self = min(dups.size, max(1, round(SELF_REFERRAL_DUPLICATE_SHARE * dups.size))) if dups.size else 0
-    pick = np.sort(rng.choice(dups.size, n_dup_self, replace=False)) if n_dup_self else np.zeros(0, dtype=np.int64)
-    d, pr = dups[pick], prim[pick]
-    gap = np.minimum(rng.uniform(HOUR, 5 * DAY, d.size).astype(np.int64),
-                     accounts["created"][d] - first_purchase[pr] - HOUR)
-    self_dup = {
-        "id_num": np.full(d.size, -1), "referrer": pr, "referee": d, "e_first": accounts["first"][d],
-        "e_last": accounts["last"][d], "e_num": accounts["person"][d], "e_domain": accounts["domain"][d],
-        "e_variant": accounts["variant"][d], "status": np.zeros(d.size), "reward": np.full(d.size, np.nan),
-        "referred": accounts["created"][d] - gap, "self_ref": np.ones(d.size, dtype=bool),
-    }
-    self_dup["updated"] = self_dup["referred"]
-    state = concat("referrals", concat("referrals", concat("referrals", empty("referrals"), state), self_email),
-                   self_dup)
+    invitations, referrers, next_person = _invitations(rng, accounts, first_purchase, t_end, next_person)
+    by_email = _self_referrals_by_email(rng, accounts, referrers, first_purchase, t_end,
+                                        invitations["referrer"].size)
+    by_duplicate = _self_referrals_by_duplicate(rng, accounts, first_purchase, t_end)
+    state = empty("referrals")
+    for part in (invitations, by_email, by_duplicate):
+        state = concat("referrals", state, part)
     # ids in order of referral time
     order = np.lexsort((state["referrer"], state["referred"]))
     state = take(state, order)
     versions = concat_versions("referrals", referral_versions(rng, accounts, state, np.arange(order.size), t_end))
     return apply_versions(state, versions), versions, next_person
+
+
+def _invitations(rng, accounts, first_purchase, t_end, next_person) -> tuple[dict, np.ndarray, int]:
+    """Invites some buyers send after their first purchase, a share of them taken up by an account
+    created later. Returns the records, the referrers and the next person number."""
+    primary = np.flatnonzero(~accounts["is_dup"] & (first_purchase < t_end - DAY))
+    referrers = primary[rng.random(primary.size) < REFERRER_SHARE]
+    per_referrer = rng.choice(3, referrers.size, p=REFERRALS_PER_REFERRER) + 1
+    referrer = np.repeat(referrers, per_referrer)
+    n_invites = referrer.size
+    since = first_purchase[referrer]
+    # conversions: an account created after the referrer's first purchase
+    pool = np.flatnonzero(~accounts["is_dup"])
+    pool = pool[np.argsort(accounts["created"][pool], kind="stable")]
+    first_candidate = np.searchsorted(accounts["created"][pool], since + DAY, side="right")
+    converts = (rng.random(n_invites) < REFERRAL_CONVERSION) & (first_candidate < pool.size)
+    pick = first_candidate + (rng.random(n_invites) * np.maximum(pool.size - first_candidate, 1)).astype(np.int64)
+    referee = np.where(converts, pool[np.minimum(pick, pool.size - 1)], -1)
+    referee = np.where(referee == referrer, -1, referee)
+    # an account is referred at most once
+    referred_once = np.flatnonzero(referee >= 0)
+    _, first_of_referee = np.unique(referee[referred_once], return_index=True)
+    keep = np.zeros(n_invites, dtype=bool)
+    keep[referred_once[first_of_referee]] = True
+    referee = np.where(keep, referee, -1)
+    signed_up = referee >= 0
+    referee_account = np.maximum(referee, 0)  # any account where there is none: masked below
+    created = accounts["created"][referee_account]
+    referred = np.where(
+        signed_up,
+        np.maximum(created - rng.uniform(HOUR, 30 * DAY, n_invites).astype(np.int64), since + HOUR),
+        since + (rng.random(n_invites) * np.maximum(t_end - since - HOUR, 1)).astype(np.int64),
+    )
+    # invitees who never opened an account get a new person's email
+    invitee = ~signed_up
+    e_num = np.where(invitee, next_person + np.cumsum(invitee) - 1, accounts["person"][referee_account])
+    next_person += int(invitee.sum())
+    e_first = np.where(invitee, rng.integers(0, len(catalog.FIRST_NAMES), n_invites),
+                       accounts["first"][referee_account])
+    e_last = np.where(invitee, rng.integers(0, len(catalog.LAST_NAMES), n_invites),
+                      accounts["last"][referee_account])
+    e_domain = np.where(invitee, rng.integers(0, len(catalog.EMAIL_DOMAINS), n_invites),
+                        accounts["domain"][referee_account])
+    records = {
+        "id_num": np.full(n_invites, -1), "referrer": referrer, "referee": referee, "e_first": e_first,
+        "e_last": e_last, "e_num": e_num, "e_domain": e_domain, "e_variant": np.full(n_invites, EMAIL_LOWER),
+        "status": np.zeros(n_invites), "reward": np.full(n_invites, np.nan), "referred": referred,
+        "updated": referred, "self_ref": np.zeros(n_invites, dtype=bool),
+    }
+    return records, referrers, next_person
+
+
+def _self_referrals_by_email(rng, accounts, referrers, first_purchase, t_end, n_invites) -> dict:
+    """A few referrers invite their own address, written differently."""
+    with_email = referrers[accounts["variant"][referrers] >= EMAIL_LOWER]
+    own = sample(rng, with_email, min(with_email.size, max(1, round(SELF_REFERRAL_EMAIL_SHARE * n_invites))))
+    n_self = own.size
+    since = first_purchase[own]
+    records = {
+        "id_num": np.full(n_self, -1), "referrer": own, "referee": np.full(n_self, -1),
+        "e_first": accounts["first"][own], "e_last": accounts["last"][own], "e_num": accounts["person"][own],
+        "e_domain": accounts["domain"][own],
+        "e_variant": rng.choice(np.array([EMAIL_TITLE, EMAIL_UPPER]), n_self), "status": np.zeros(n_self),
+        "reward": np.full(n_self, np.nan),
+        "referred": since + (rng.random(n_self) * np.maximum(t_end - since - HOUR, 1)).astype(np.int64),
+        "self_ref": np.ones(n_self, dtype=bool),
+    }
+    records["updated"] = records["referred"]
+    return records
+
+
+def _self_referrals_by_duplicate(rng, accounts, first_purchase, t_end) -> dict:
+    """A few persons refer their own second account, shortly before opening it."""
+    duplicates = np.flatnonzero(accounts["is_dup"] & (accounts["created"] < t_end))
+    primary = _primary_of_person(accounts)[accounts["person"][duplicates]]
+    ok = (primary >= 0) & (first_purchase[np.maximum(primary, 0)] < accounts["created"][duplicates] - 2 * HOUR)
+    duplicates, primary = duplicates[ok], primary[ok]
+    n_chosen = (min(duplicates.size, max(1, round(SELF_REFERRAL_DUPLICATE_SHARE * duplicates.size)))
+                if duplicates.size else 0)
+    pick = np.sort(rng.choice(duplicates.size, n_chosen, replace=False)) if n_chosen else np.zeros(0, dtype=np.int64)
+    duplicate, referrer = duplicates[pick], primary[pick]
+    gap = np.minimum(rng.uniform(HOUR, 5 * DAY, duplicate.size).astype(np.int64),
+                     accounts["created"][duplicate] - first_purchase[referrer] - HOUR)
+    records = {
+        "id_num": np.full(duplicate.size, -1), "referrer": referrer, "referee": duplicate,
+        "e_first": accounts["first"][duplicate], "e_last": accounts["last"][duplicate],
+        "e_num": accounts["person"][duplicate], "e_domain": accounts["domain"][duplicate],
+        "e_variant": accounts["variant"][duplicate], "status": np.zeros(duplicate.size),
+        "reward": np.full(duplicate.size, np.nan), "referred": accounts["created"][duplicate] - gap,
+        "self_ref": np.ones(duplicate.size, dtype=bool),
+    }
+    records["updated"] = records["referred"]
+    return records
 
 
 def _primary_of_person(accounts) -> np.ndarray:
@@ -295,7 +314,7 @@ def _primary_of_person(accounts) -> np.ndarray:
 # --------------------------------------------------------------------------- voice of the customer
 
 
-def _pick_orders(rng, completed_acct, completed_time, acct):
+def _pick_orders(rng, completed_acct, acct):
     """For each account in `acct`, a random one of its completed orders (index into completed_*).
     completed_acct must be sorted."""
     lo = np.searchsorted(completed_acct, acct, side="left")
@@ -303,29 +322,11 @@ def _pick_orders(rng, completed_acct, completed_time, acct):
     return lo + (rng.random(acct.size) * (hi - lo)).astype(np.int64)
 
 
-def reviews_initial(rng, accounts, completed_acct, completed_time, t_end) -> tuple[dict, dict]:
-    buyers = np.unique(completed_acct)
-    chosen = buyers[rng.random(buyers.size) < REVIEWER_SHARE]
-    acct = np.repeat(chosen, rng.choice(3, chosen.size, p=REVIEWS_PER_REVIEWER) + 1)
-    at = _pick_orders(rng, completed_acct, completed_time, acct)
-    posted = completed_time[at] + rng.uniform(0.2 * DAY, 14 * DAY, acct.size).astype(np.int64)
-    keep = posted < t_end
-    acct, posted = acct[keep], posted[keep]
-    n = acct.size
-    order = np.lexsort((acct, posted))
-    acct, posted = acct[order], posted[order]
-    state = concat("reviews", empty("reviews"), {
-        "id_num": np.full(n, -1), "acct": acct, "rating": rng.choice(5, n, p=cat.REVIEW_RATING_WEIGHTS) + 1,
-        "posted": posted, "platform": rng.choice(len(cat.REVIEW_PLATFORMS), n, p=cat.REVIEW_PLATFORM_WEIGHTS),
-        "updated": posted,
-    })
-    versions = [versions_of(state, np.arange(n))]
-    rows = np.flatnonzero(rng.random(n) < REVIEW_EDIT_SHARE)
-    when = state["posted"][rows] + rng.uniform(DAY, 60 * DAY, rows.size).astype(np.int64)
-    rows, when = rows[when < t_end], when[when < t_end]
-    versions.append(review_edits(rng, state, rows, when))
-    versions = concat_versions("reviews", versions)
-    return apply_versions(state, versions), versions
+def reviews_initial(rng, completed_acct, completed_time, t_end) -> tuple[dict, dict]:
+    """Reviews of the initial history: some buyers review an order they completed; a few edit it."""
+    return _voice_initial(rng, "reviews", completed_acct, completed_time, t_end, share=REVIEWER_SHARE,
+                          per_customer=REVIEWS_PER_REVIEWER, delay=(0.2 * DAY, 14 * DAY), new=new_reviews,
+                          revision_share=REVIEW_EDIT_SHARE, revision_delay=(DAY, 60 * DAY), revise=review_edits)
 
 
 def review_edits(rng, state, rows, when) -> dict:
@@ -335,8 +336,9 @@ def review_edits(rng, state, rows, when) -> dict:
 
 def new_reviews(rng, acct, posted) -> dict:
     n = acct.size
-    return {"id_num": np.full(n, -1), "acct": acct, "rating": rng.choice(5, n, p=cat.REVIEW_RATING_WEIGHTS) + 1,
-            "posted": posted, "platform": rng.choice(len(cat.REVIEW_PLATFORMS), n, p=cat.REVIEW_PLATFORM_WEIGHTS),
+    return {"id_num": np.full(n, -1), "acct": acct, "rating": rng.choice(5, n, p=catalog.REVIEW_RATING_WEIGHTS) + 1,
+            "posted": posted,
+            "platform": rng.choice(len(catalog.REVIEW_PLATFORMS), n, p=catalog.REVIEW_PLATFORM_WEIGHTS),
             "updated": posted}
 
 
@@ -354,7 +356,7 @@ def _nps(rng, kind):
 
 def new_feedback(rng, acct, submitted) -> dict:
     n = acct.size
-    kind = rng.choice(len(cat.FEEDBACK_KINDS), n, p=cat.FEEDBACK_KIND_WEIGHTS).astype(np.int8)
+    kind = rng.choice(len(catalog.FEEDBACK_KINDS), n, p=catalog.FEEDBACK_KIND_WEIGHTS).astype(np.int8)
     csat = np.where(rng.random(n) < 0.30, -1, _csat(rng, kind))
     nps = np.where(rng.random(n) < 0.45, -1, _nps(rng, kind))
     return {"id_num": np.full(n, -1), "acct": acct, "submitted": submitted, "kind": kind, "csat": csat,
@@ -370,21 +372,32 @@ def feedback_follow_ups(rng, state, rows, when) -> dict:
     return versions_of(state, rows, {"csat": csat, "nps": nps, "updated": np.asarray(when, dtype=np.int64)})
 
 
-def feedback_initial(rng, accounts, completed_acct, completed_time, t_end) -> tuple[dict, dict]:
+def feedback_initial(rng, completed_acct, completed_time, t_end) -> tuple[dict, dict]:
+    """Feedback of the initial history: some buyers answer after a completed order; some follow up."""
+    return _voice_initial(rng, "feedback", completed_acct, completed_time, t_end, share=FEEDBACK_SHARE,
+                          per_customer=FEEDBACK_PER_CUSTOMER, delay=(0.1 * DAY, 30 * DAY), new=new_feedback,
+                          revision_share=FEEDBACK_FOLLOW_UP_SHARE, revision_delay=(DAY, 14 * DAY),
+                          revise=feedback_follow_ups)
+
+
+def _voice_initial(rng, kind, completed_acct, completed_time, t_end, *, share, per_customer, delay, new,
+                   revision_share, revision_delay, revise) -> tuple[dict, dict]:
+    """Records written `delay` after a random completed order of a `share` of buyers (1-3 each),
+    and revisions of a `revision_share` of them `revision_delay` later; up to t_end."""
     buyers = np.unique(completed_acct)
-    chosen = buyers[rng.random(buyers.size) < FEEDBACK_SHARE]
-    acct = np.repeat(chosen, rng.choice(3, chosen.size, p=FEEDBACK_PER_CUSTOMER) + 1)
-    at = _pick_orders(rng, completed_acct, completed_time, acct)
-    submitted = completed_time[at] + rng.uniform(0.1 * DAY, 30 * DAY, acct.size).astype(np.int64)
-    keep = submitted < t_end
-    acct, submitted = acct[keep], submitted[keep]
-    order = np.lexsort((acct, submitted))
-    state = concat("feedback", empty("feedback"), new_feedback(rng, acct[order], submitted[order]))
+    chosen = buyers[rng.random(buyers.size) < share]
+    acct = np.repeat(chosen, rng.choice(3, chosen.size, p=per_customer) + 1)
+    at = _pick_orders(rng, completed_acct, acct)
+    written = completed_time[at] + rng.uniform(*delay, acct.size).astype(np.int64)
+    keep = written < t_end
+    acct, written = acct[keep], written[keep]
+    order = np.lexsort((acct, written))
+    state = concat(kind, empty(kind), new(rng, acct[order], written[order]))
     n = state["acct"].size
     versions = [versions_of(state, np.arange(n))]
-    rows = np.flatnonzero(rng.random(n) < FEEDBACK_FOLLOW_UP_SHARE)
-    when = state["submitted"][rows] + rng.uniform(DAY, 14 * DAY, rows.size).astype(np.int64)
+    rows = np.flatnonzero(rng.random(n) < revision_share)
+    when = state["updated"][rows] + rng.uniform(*revision_delay, rows.size).astype(np.int64)
     rows, when = rows[when < t_end], when[when < t_end]
-    versions.append(feedback_follow_ups(rng, state, rows, when))
-    versions = concat_versions("feedback", versions)
+    versions.append(revise(rng, state, rows, when))
+    versions = concat_versions(kind, versions)
     return apply_versions(state, versions), versions

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import catalog as cat
+from . import catalog
+from .arrays import empty, take
 
 DAY = 86_400
 HOUR = 3_600
@@ -70,15 +71,15 @@ ACCOUNT_FIELDS = {
 
 
 def empty_accounts() -> dict[str, np.ndarray]:
-    return {k: np.zeros(0, dtype=t) for k, t in ACCOUNT_FIELDS.items()}
+    return empty(ACCOUNT_FIELDS)
 
 
 def concat_accounts(a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], b[k].astype(a[k].dtype)]) for k in ACCOUNT_FIELDS}
 
 
-def take_accounts(a: dict, index) -> dict:
-    return {k: v[index] for k, v in a.items()}
+def phone_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64)
 
 
 def _acquisition_lag(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -95,9 +96,9 @@ def new_persons(rng: np.random.Generator, n_buyers: int, n_prospects: int, t_lo:
     n = n_buyers + n_prospects
     buyer = np.zeros(n, dtype=bool)
     buyer[:n_buyers] = True
-    ctype = (rng.random(n) < cat.BUSINESS_SHARE).astype(np.int8)
-    region = rng.choice(len(cat.REGIONS), n, p=cat.REGION_WEIGHTS).astype(np.int8)
-    chan = rng.choice(len(cat.CHANNELS), n, p=cat.CHANNEL_WEIGHTS).astype(np.int8)
+    ctype = (rng.random(n) < catalog.BUSINESS_SHARE).astype(np.int8)
+    region = rng.choice(len(catalog.REGIONS), n, p=catalog.REGION_WEIGHTS).astype(np.int8)
+    chan = rng.choice(len(catalog.CHANNELS), n, p=catalog.CHANNEL_WEIGHTS).astype(np.int8)
     lam = np.minimum(rng.gamma(R_SHAPE, 1.0 / ALPHA, n), LAMBDA_MAX)
     lam = np.maximum(lam, 1e-5)
     p = rng.beta(DROP_A, DROP_B, n)
@@ -106,7 +107,7 @@ def new_persons(rng: np.random.Generator, n_buyers: int, n_prospects: int, t_lo:
     created = rng.integers(t_lo, t_hi, n, dtype=np.int64) if t_hi > t_lo else np.full(n, t_lo, dtype=np.int64)
     lag = _acquisition_lag(rng, n)
     has_phone = rng.random(n) < 0.85
-    phone = np.where(has_phone, rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64), -1)
+    phone = np.where(has_phone, phone_numbers(rng, n), -1)
     return {
         "id_num": np.full(n, -1, dtype=np.int64),
         "created": created,
@@ -115,9 +116,9 @@ def new_persons(rng: np.random.Generator, n_buyers: int, n_prospects: int, t_lo:
         "ctype": ctype,
         "region": region,
         "chan": chan,
-        "first": rng.integers(0, len(cat.FIRST_NAMES), n).astype(np.int16),
-        "last": rng.integers(0, len(cat.LAST_NAMES), n).astype(np.int16),
-        "domain": rng.integers(0, len(cat.EMAIL_DOMAINS), n).astype(np.int8),
+        "first": rng.integers(0, len(catalog.FIRST_NAMES), n).astype(np.int16),
+        "last": rng.integers(0, len(catalog.LAST_NAMES), n).astype(np.int16),
+        "domain": rng.integers(0, len(catalog.EMAIL_DOMAINS), n).astype(np.int8),
         "variant": rng.choice(PRIMARY_EMAIL_VARIANTS, n, p=PRIMARY_EMAIL_WEIGHTS).astype(np.int8),
         "phone": phone,
         "lam": lam,
@@ -147,7 +148,7 @@ def new_duplicates(rng: np.random.Generator, accounts: dict, n: int, t_lo: int, 
         return empty_accounts()
     chosen = np.sort(rng.choice(eligible, n, replace=False))
     accounts["has_dup"][chosen] = True
-    dup = take_accounts(accounts, chosen)
+    dup = take(accounts, chosen)
     lo = np.maximum(t_lo, dup["created"] + 7 * DAY)
     created = lo + (rng.random(n) * (t_hi - lo)).astype(np.int64)
     has_phone = rng.random(n) < 0.85
@@ -156,9 +157,9 @@ def new_duplicates(rng: np.random.Generator, accounts: dict, n: int, t_lo: int, 
         created=created,
         is_dup=np.ones(n, dtype=bool),
         has_dup=np.zeros(n, dtype=bool),
-        chan=rng.choice(len(cat.CHANNELS), n, p=cat.CHANNEL_WEIGHTS).astype(np.int8),
+        chan=rng.choice(len(catalog.CHANNELS), n, p=catalog.CHANNEL_WEIGHTS).astype(np.int8),
         variant=rng.choice(DUPLICATE_EMAIL_VARIANTS, n).astype(np.int8),
-        phone=np.where(has_phone, rng.integers(2_000_000_000, 9_999_999_999, n, dtype=np.int64), -1),
+        phone=np.where(has_phone, phone_numbers(rng, n), -1),
         buyer=np.ones(n, dtype=bool),
         alive=np.ones(n, dtype=bool),
         next_time=created + _acquisition_lag(rng, n),
@@ -211,18 +212,18 @@ class Products:
 
 
 def make_products(rng: np.random.Generator, t0: int, t_end: int) -> Products:
-    n = cat.N_PRODUCTS
-    category = np.arange(n) % len(cat.CATEGORIES)
+    n = catalog.N_PRODUCTS
+    category = np.arange(n) % len(catalog.CATEGORIES)
     rng.shuffle(category)
-    median = np.array([c[1] for c in cat.CATEGORIES])[category]
+    median = np.array([c[1] for c in catalog.CATEGORIES])[category]
     base_price = np.round(median * rng.lognormal(0.0, 0.55, n), 2)
     base_price = np.maximum(base_price, 1.5)
     margin = rng.uniform(0.20, 0.60, n)
     unit_cost = np.maximum(np.round(base_price * (1 - margin), 2), 0.5)
-    adjective = rng.integers(0, len(cat.PRODUCT_ADJECTIVES), n)
+    adjective = rng.integers(0, len(catalog.PRODUCT_ADJECTIVES), n)
     noun = rng.integers(0, 5, n)
     names = [
-        f"{cat.PRODUCT_ADJECTIVES[a]} {cat.CATEGORIES[c][2][k]} {100 + i}"
+        f"{catalog.PRODUCT_ADJECTIVES[a]} {catalog.CATEGORIES[c][2][k]} {100 + i}"
         for i, (a, c, k) in enumerate(zip(adjective.tolist(), category.tolist(), noun.tolist()))
     ]
     created = t0 - rng.integers(30 * DAY, 400 * DAY, n)
@@ -281,8 +282,8 @@ def make_orders(rng: np.random.Generator, accounts: dict, who: np.ndarray, when:
     n = who.size
     preferred = accounts["chan"][who]
     channel = np.where(rng.random(n) < 0.75, preferred,
-                       rng.choice(len(cat.CHANNELS), n, p=cat.CHANNEL_WEIGHTS)).astype(np.int8)
-    currency = cat.REGION_CURRENCY[accounts["region"][who]].astype(np.int8)
+                       rng.choice(len(catalog.CHANNELS), n, p=catalog.CHANNEL_WEIGHTS)).astype(np.int8)
+    currency = catalog.REGION_CURRENCY[accounts["region"][who]].astype(np.int8)
     web_usd = (channel == 1) & (currency != 0) & (rng.random(n) < FOREIGN_WEB_USD_SHARE)
     currency = np.where(web_usd, 0, currency).astype(np.int8)
     u = rng.random(n)

@@ -97,11 +97,9 @@ def record_bad(manifest: dict, raw_table: str, faults: list[tuple[str, str]]) ->
     return counts
 
 
-def record_table(manifest: dict, table: str, raw_table: str, inserted: int, faults: list[tuple[str, str]],
-                 updated: int = 0) -> None:
+def record_table(manifest: dict, table: str, raw_table: str, inserted: int, faults: list[tuple[str, str]]) -> None:
     entry = manifest["tables"].setdefault(table, {"entity": raw_table, "rows": 0, "rows_updated": 0, "bad_rows": {}})
     entry["rows"] += inserted
-    entry["rows_updated"] += updated
     for reason, count in record_bad(manifest, raw_table, faults).items():
         entry["bad_rows"][reason] = entry["bad_rows"].get(reason, 0) + count
 

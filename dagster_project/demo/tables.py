@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import catalog as cat
+from . import catalog
 from .columns import Table, bool_col, cat_col, id_col, int_col, money_col, obj_col, ts_col
 from .simulate import (
     EMAIL_EMPTY, EMAIL_LOWER, EMAIL_NULL, EMAIL_PADDED, EMAIL_PADDED_TITLE, EMAIL_TITLE, EMAIL_UPPER, Lines, Orders,
@@ -33,8 +33,8 @@ def placeholder(entity: str, n: int):
 
 def offsets(rng: np.random.Generator, n: int) -> np.ndarray:
     """Which timestamp values carry an explicit offset (code k > 0 = catalog.TS_OFFSETS[k-1])."""
-    flagged = rng.random(n) < cat.TS_OFFSET_SHARE
-    return np.where(flagged, rng.integers(1, len(cat.TS_OFFSETS) + 1, n), 0).astype(np.int8)
+    flagged = rng.random(n) < catalog.TS_OFFSET_SHARE
+    return np.where(flagged, rng.integers(1, len(catalog.TS_OFFSETS) + 1, n), 0).astype(np.int8)
 
 
 def ts(rng, secs):
@@ -51,7 +51,7 @@ def email_texts(first, last, num, domain, variant) -> list:
         if v == EMAIL_EMPTY:
             out.append("")
             continue
-        title = f"{cat.FIRST_NAMES[f]}.{cat.LAST_NAMES[l_]}{n}@{cat.EMAIL_DOMAINS[d].capitalize()}"
+        title = f"{catalog.FIRST_NAMES[f]}.{catalog.LAST_NAMES[l_]}{n}@{catalog.EMAIL_DOMAINS[d].capitalize()}"
         if v == EMAIL_LOWER:
             out.append(title.lower())
         elif v == EMAIL_TITLE:
@@ -74,7 +74,7 @@ def phone_texts(phone, region) -> list:
             out.append(None)
         else:
             d = str(p)
-            out.append(f"+{cat.REGION_PHONE_CODE[r]} {d[:3]} {d[3:6]} {d[6:]}")
+            out.append(f"+{catalog.REGION_PHONE_CODE[r]} {d[:3]} {d[3:6]} {d[6:]}")
     return out
 
 
@@ -85,10 +85,10 @@ def customers_table(rng, accounts: dict, updated: np.ndarray) -> Table:
         "email": obj_col(email_texts(accounts["first"], accounts["last"], accounts["person"], accounts["domain"],
                                      accounts["variant"])),
         "phone": obj_col(phone_texts(accounts["phone"], accounts["region"])),
-        "first_name": cat_col(accounts["first"], cat.FIRST_NAMES),
-        "last_name": cat_col(accounts["last"], cat.LAST_NAMES),
-        "customer_type": cat_col(accounts["ctype"], cat.CUSTOMER_TYPES),
-        "region": cat_col(accounts["region"], cat.REGION_NAMES),
+        "first_name": cat_col(accounts["first"], catalog.FIRST_NAMES),
+        "last_name": cat_col(accounts["last"], catalog.LAST_NAMES),
+        "customer_type": cat_col(accounts["ctype"], catalog.CUSTOMER_TYPES),
+        "region": cat_col(accounts["region"], catalog.REGION_NAMES),
         "created_at": ts(rng, accounts["created"]),
         "updated_at": ts(rng, updated),
     })
@@ -99,7 +99,7 @@ def products_table(rng, products: Products) -> Table:
     return Table("products", {
         "product_id": placeholder("products", n),
         "name": obj_col(products.name.tolist()),
-        "category": cat_col(products.category, [c[0] for c in cat.CATEGORIES]),
+        "category": cat_col(products.category, [c[0] for c in catalog.CATEGORIES]),
         "unit_cost": money_col(products.unit_cost),
         "updated_at": ts(rng, products.created),
     })
@@ -110,9 +110,9 @@ def orders_table(rng, orders: Orders, customer_ids: np.ndarray, status: np.ndarr
         "order_id": placeholder("orders", orders.acct.size),
         "customer_id": ids("customers", customer_ids[orders.acct]),
         "ordered_at": ts(rng, orders.ordered_at),
-        "status": cat_col(status, cat.ORDER_STATUSES),
-        "channel": cat_col(orders.channel, cat.CHANNELS),
-        "currency": cat_col(orders.currency, cat.CURRENCY_CODES),
+        "status": cat_col(status, catalog.ORDER_STATUSES),
+        "channel": cat_col(orders.channel, catalog.CHANNELS),
+        "currency": cat_col(orders.currency, catalog.CURRENCY_CODES),
         "updated_at": ts(rng, updated),
     })
 
@@ -147,7 +147,7 @@ def refunds_table(rng, line_ids: np.ndarray, time: np.ndarray, quantity: np.ndar
 def crm_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
     return Table("accounts", {
         "customer_id": ids("customers", customer_ids[versions["acct"]]),
-        "lifestage": cat_col(versions["life"], cat.LIFESTAGES),
+        "lifestage": cat_col(versions["life"], catalog.LIFESTAGES),
         "declared_category_spend": money_col(versions["declared"]),
         "third_party_wallet_estimate": money_col(versions["third"]),
         "updated_at": ts(rng, versions["updated"]),
@@ -164,7 +164,7 @@ def referrals_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
                                              versions["e_domain"], versions["e_variant"])),
         "referee_customer_id": ids("customers", np.where(referee >= 0, customer_ids[np.maximum(referee, 0)], -1)),
         "referred_at": ts(rng, versions["referred"]),
-        "status": cat_col(versions["status"], cat.REFERRAL_STATUSES),
+        "status": cat_col(versions["status"], catalog.REFERRAL_STATUSES),
         "reward_amount": money_col(versions["reward"]),
         "updated_at": ts(rng, versions["updated"]),
     })
@@ -176,7 +176,7 @@ def reviews_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
         "customer_id": ids("customers", customer_ids[versions["acct"]]),
         "rating": int_col(versions["rating"]),
         "posted_at": ts(rng, versions["posted"]),
-        "platform": cat_col(versions["platform"], cat.REVIEW_PLATFORMS),
+        "platform": cat_col(versions["platform"], catalog.REVIEW_PLATFORMS),
         "updated_at": ts(rng, versions["updated"]),
     })
 
@@ -186,7 +186,7 @@ def feedback_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
         "feedback_id": ids("feedback", versions["id_num"]),
         "customer_id": ids("customers", customer_ids[versions["acct"]]),
         "submitted_at": ts(rng, versions["submitted"]),
-        "kind": cat_col(versions["kind"], cat.FEEDBACK_KINDS),
+        "kind": cat_col(versions["kind"], catalog.FEEDBACK_KINDS),
         "csat": int_col(versions["csat"], null=-1),
         "nps": int_col(versions["nps"], null=-1),
         "updated_at": ts(rng, versions["updated"]),
@@ -196,6 +196,15 @@ def feedback_table(rng, versions: dict, customer_ids: np.ndarray) -> Table:
 FILE_TABLES = {"crm": crm_table, "referrals": referrals_table, "reviews": reviews_table, "feedback": feedback_table}
 
 
+def interleave(valid: Table, valid_sort, bad: Table, bad_sort) -> tuple[Table, np.ndarray]:
+    """Valid and bad rows in one table ordered by their sort keys (ties keep valid rows first);
+    returns the table and, per row, its position in valid + bad."""
+    table = valid.concat(bad) if len(bad) else valid
+    sort = np.concatenate([np.asarray(valid_sort, dtype=np.float64), np.asarray(bad_sort, dtype=np.float64)])
+    order = np.argsort(sort, kind="stable")
+    return table.take(order), order
+
+
 def number(valid: Table, valid_sort: np.ndarray, bad: Table, bad_sort: np.ndarray, entity: str,
            first_id: int) -> tuple[Table, np.ndarray, int]:
     """Interleave valid and bad rows by `sort` (creation order) and give every row the next id.
@@ -203,10 +212,7 @@ def number(valid: Table, valid_sort: np.ndarray, bad: Table, bad_sort: np.ndarra
     Returns (table in id order, the id numbers of the valid rows in their input order, next id).
     """
     n_valid = len(valid)
-    table = valid.concat(bad) if len(bad) else valid
-    sort = np.concatenate([np.asarray(valid_sort, dtype=np.float64), np.asarray(bad_sort, dtype=np.float64)])
-    order = np.argsort(sort, kind="stable")
-    table = table.take(order)
+    table, order = interleave(valid, valid_sort, bad, bad_sort)
     n = len(table)
     key = next(iter(table.columns))
     table.columns[key] = ids(entity, np.arange(first_id, first_id + n, dtype=np.int64))
