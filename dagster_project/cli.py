@@ -250,13 +250,11 @@ def rollback_to(serving_path: Path, publication_id: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cvw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="generate (or extend) the demo source systems")
-    demo.add_argument("--customers", type=int, default=20_000)
-    demo.add_argument("--years", type=float, default=3)
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--end-date", default=None, help="last generated day (default: yesterday)")
-    demo.add_argument("--if-missing", action="store_true", help="do nothing when demo sources already exist")
-    demo.add_argument("--days", type=int, default=None, help="append N more days to existing sources")
+    settings = settings_from_env()
+    from .demo.cli import add_arguments as demo_arguments
+
+    demo_arguments(commands.add_parser("demo", help="generate (or extend) the demo source systems"),
+                   default_out=settings.sources_dir)
     commands.add_parser("prepare", help="parse the dbt project for the Dagster definitions")
     run = commands.add_parser("run", help="run the nightly job now and print a summary")
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
@@ -271,20 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--list", action="store_true", help="list the versions kept (the default)")
     choice.add_argument("--to", metavar="PUBLICATION_ID", help="serve this version again")
     args = parser.parse_args(argv)
-    settings = settings_from_env()
 
     if args.command == "demo":
-        from .demo import append_days, generate
+        from .demo.cli import run as run_demo
 
-        out = settings.sources_dir
-        if args.days:
-            print(append_days(out, args.days))
-            return 0
-        if args.if_missing and (out / "_generator_state.json").exists():
-            print(f"Demo sources already in {out}: reusing them (make clean to start over).")
-            return 0
-        print(generate(out, customers=args.customers, years=args.years, seed=args.seed, end_date=args.end_date))
-        return 0
+        return run_demo(args)
     if args.command == "prepare":
         print(f"dbt manifest: {prepare(force=True)}")
         return 0

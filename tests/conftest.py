@@ -53,7 +53,8 @@ def demo_sources(data_dir) -> Path:
     return out
 
 
-def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None, run_config: dict | None = None
+                ) -> dg.ExecuteInProcessResult:
     """The nightly job, in process, exactly as the schedule would launch it."""
     from dagster_project.definitions import defs
     from dagster_project.defs.nightly import NIGHTLY_JOB_NAME
@@ -63,6 +64,7 @@ def run_nightly(as_of: str, instance: dg.DagsterInstance | None = None) -> dg.Ex
         partition_key=as_of,
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        run_config=run_config or {},
     )
 
 

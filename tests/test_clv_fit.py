@@ -93,7 +93,7 @@ def test_a_holdout_miss_fails_the_fit(warehouse):
     load(warehouse, rfm, holdout)
     outcome, _, _ = fit_clv(warehouse, ClvSettings.from_settings(Settings()), as_of=AS_OF)
     assert outcome.status == "failed" and not outcome.passed
-    assert any("holdout error" in p for p in outcome.problems)
+    assert any("holdout error" in p.message for p in outcome.problems)
 
 
 def test_a_stale_rfm_summary_is_refused(warehouse):

@@ -64,3 +64,14 @@ def test_nightly_tick_publishes_the_previous_day(manifest):
     )
     (request,) = schedule.evaluate_tick(tick).run_requests
     assert request.partition_key == "2026-02-28"
+
+
+def test_full_refresh_and_republish_are_run_config_of_the_nightly_job(manifest):
+    from dagster_project.cli import nightly_run_config
+    from dagster_project.definitions import defs
+
+    job = defs().resolve_job_def("nightly")
+    config = nightly_run_config(full_refresh=True, republish=True)
+    assert config["ops"]["dbt_models"]["config"]["full_refresh"] is True
+    dg.validate_run_config(job, config)  # raises if the job has no such config
+    dg.validate_run_config(job, nightly_run_config())

@@ -25,13 +25,14 @@ import pytest
 from dagster_project.ingest import raw_store
 from dagster_project.core.contract import ALL_ENTITIES
 from dagster_project.quality.source_rules import CHECKS, GateSettings, evaluate
+from dagster_project.core.severity import Severity
 from dagster_project.settings import Settings
 
 from . import faults
 from .conftest import query, run_nightly
 from .faults import AS_OF, BLOCKING, BY_TABLE, DEPENDS, FAULTS, Fault, Sources, connect, load_all
 
-ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+ERROR, WARN = Severity.ERROR, Severity.WARN
 REFERENCE = date.fromisoformat(AS_OF)
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from dagster_project.cli import nightly_run_config
 from dagster_project.demo import append_days
 from dagster_project.settings import settings_from_env
 
@@ -57,9 +58,8 @@ def nights(published, tmp_path_factory):
         for name in ("warehouse", "rebuilt"):
             patch.setenv("CVW_WAREHOUSE_PATH", str(root / f"{name}.duckdb"))
             patch.setenv("CVW_SERVING_PATH", str(root / f"{name}_serving.duckdb"))
-            if name == "rebuilt":
-                patch.setenv("CVW_FULL_REFRESH", "1")
-            runs[name] = run_nightly(NEXT_AS_OF)
+            full_refresh = nightly_run_config(full_refresh=name == "rebuilt")
+            runs[name] = run_nightly(NEXT_AS_OF, run_config=full_refresh)
             assert runs[name].success, [e.message for e in runs[name].all_events if e.is_failure]
     return root, runs, (currency, rate_date, line)
 
