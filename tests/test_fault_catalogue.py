@@ -32,7 +32,8 @@ from . import faults
 from .conftest import query, run_nightly
 from .faults import AS_OF, BLOCKING, BY_TABLE, DEPENDS, FAULTS, Fault, Sources, connect, load_all
 
-ERROR, WARN = Severity.ERROR, Severity.WARN
+ERROR, WARN = Severity.ERROR, Severity.WARN  # of the source rules' findings
+CHECK_ERROR, CHECK_WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN  # of Dagster's check results
 REFERENCE = date.fromisoformat(AS_OF)
 
 
@@ -247,10 +248,10 @@ def test_faulty_night_still_publishes(faulty_night):
     log = query(sources.serving, "select run_id, as_of_date from publication_log order by published_at")
     assert len(log) == 2 and log[-1] == (result.run_id, REFERENCE)
     checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    assert not [c.description for c in checks.values() if not c.passed and c.severity == ERROR]
+    assert not [c.description for c in checks.values() if not c.passed and c.severity == CHECK_ERROR]
     # the bad rows are reported, as warnings, per entity and reason
     orders = checks[("raw/commerce_orders", "conformance")]
-    assert (orders.passed, orders.severity) == (False, WARN)
+    assert (orders.passed, orders.severity) == (False, CHECK_WARN)
     assert orders.description.startswith("commerce_orders: 8 of 13 row(s) read this run (61.5%) quarantined; "
                                          "duplicate order_id with the same updated_at")
 
@@ -327,7 +328,7 @@ def test_blocking_fault_stops_the_night_and_the_previous_publication_serves(bloc
 
     assert not result.success
     assert f'Execution of step "{blocking.step}" failed.' in _failures(result)
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == ERROR]
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == CHECK_ERROR]
     assert [e.check_name for e in failed] == [blocking.check], [(e.check_name, e.description) for e in failed]
     (gate,) = failed
     if blocking.asset is None:  # a dbt test: on an intermediate model, failing for the one line without a rate
