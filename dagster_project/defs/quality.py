@@ -14,8 +14,8 @@ from ..core.contract import Entity
 from ..core.severity import Severity
 from ..quality.gx_runner import load_suite, report_lines, validate
 from ..quality.report import reports_dir, write_report
-from ..quality.source_rules import CHECKS, entities_by_source, evaluate
 from ..quality import source_rules
+from ..quality.source_rules import CHECKS, entities_by_source, evaluate
 from ..quality.suite_parameters import as_of_of_marts, suite_parameters
 from ..settings import Settings
 from . import keys
