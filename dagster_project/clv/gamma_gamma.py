@@ -8,6 +8,16 @@ A customer's order values are Gamma(p, nu) with nu ~ Gamma(q, v) across customer
 
 E[order value] in the population = p v / (q - 1) (q > 1); for a customer,
 E[Z | x, m] = p (v + x m) / (p x + q - 1).
+
+Edges. When customers differ too little in their mean order values, the maximum lies at
+q, v -> inf with v/q = 1/nu fixed: every customer's orders are Gamma(p, nu) with the same nu
+(limit "homogeneous_spend"); the likelihood keeps rising along that ridge, and a plain search
+stops at its iteration limit. The fit then fits the limiting model (p, nu) as well and, when
+the full model does not beat it, reports the limit: q, v are a point on the ridge
+(q = LIMIT_SCALE, v = q/nu) and E[Z | x, m] is the limit's, the population mean p/nu for
+everyone (the weight p x/(p x + q - 1) of the customer's own mean goes to 0). If every
+customer has exactly the same mean order value m0, the likelihood is unbounded (p -> inf as
+well: no variation at all); the fit reports the limit "constant_order_value" and predicts m0.
 """
 
 from __future__ import annotations
@@ -17,8 +27,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from ._numeric import dot
-from ._optim import minimize_log_params, pilot_step
+import math
+import warnings
+
+from ._numeric import dot, dpsi, lpoch, observed_information_se
+from ._optim import ConvergenceWarning, minimize_log_params, pilot_step
 from .rfm import _as_1d_float, as_weights, factorize, group_index
 
 __all__ = [
@@ -42,11 +55,19 @@ class GammaGammaFit:
     iterations: int = 0
     message: str = ""
     gradient_norm: float = float("nan")
+    # None (interior maximum), "homogeneous_spend" (q, v -> inf, v/q fixed) or
+    # "constant_order_value" (every mean order value equal); see the module docstring
+    limit: str | None = None
+    # standard error per parameter (observed information); inf for the parameters that
+    # diverge at a limit, plus "nu" = q/v and "mean_order_value" = p/nu there
+    standard_errors: dict | None = None
 
     @classmethod
-    def from_params(cls, p: float, q: float, v: float) -> "GammaGammaFit":
-        """A parameter set that was not fitted."""
-        return cls(p, q, v, float("nan"), 0, False, 0, "parameters given, not fitted")
+    def from_params(cls, p: float, q: float, v: float, *, limit: str | None = None) -> "GammaGammaFit":
+        """A parameter set that was not fitted (``limit``: predictions of that limit, nu = q/v)."""
+        if limit not in (None, HOMOGENEOUS_SPEND, CONSTANT_ORDER_VALUE):
+            raise ValueError(f"unknown Gamma-Gamma limit {limit!r}")
+        return cls(p, q, v, float("nan"), 0, False, 0, "parameters given, not fitted", limit=limit)
 
     @property
     def mean_order_value(self) -> float:
@@ -58,6 +79,12 @@ class GammaGammaFit:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+HOMOGENEOUS_SPEND = "homogeneous_spend"
+CONSTANT_ORDER_VALUE = "constant_order_value"
+LIMIT_SCALE = 1e12  # q at a limit (v = q/nu): a point on the ridge
+RIDGE_CHECK = 1e3  # a full fit with q above this is checked against the limiting model
 
 
 def _as_spend(frequency, monetary_value, *, strict: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -109,6 +136,7 @@ class _GammaGammaData:
         self.S_wx_lxm = dot(self.wx, lxm)
         self.S_w_lxm = dot(w, lxm)
         self.S_w_lx = dot(w, np.log(x))
+        self.S_wx = dot(w, x)
         self._buffers = np.empty((2, min(self.BLOCK, len(x))))
 
     def thinned(self, step: int) -> "_GammaGammaData":
@@ -120,38 +148,78 @@ class _GammaGammaData:
         p, q, v = theta
         ux, Wx, W = self.ux, self.Wx, self.W
         pux = p * ux
-        # sums over rows of w log(v + x m), w x log(v + x m), w / (v + x m), w x / (v + x m)
-        s_wL = s_wxL = s_w_inv = s_wx_inv = 0.0
+        # q log v - (p x + q) log(v + x m) = -q log(1 + x m / v) - p x log(v + x m), and
+        # log Gamma(px+q)/Gamma(q) as one difference (lpoch): no cancellation of terms of size
+        # q log v when q, v run out along the q, v -> inf ridge (module docstring)
+        # sums over rows of w log1p(x m / v), w x log1p(x m / v), w x m / (v + x m), w x / (v + x m)
+        s_wL = s_wxL = s_w_xm_inv = s_wx_inv = 0.0
         for lo in range(0, len(self.w), self.BLOCK):
             hi = lo + self.BLOCK
             w, wx = self.w[lo:hi], self.wx[lo:hi]
             L, inv = (buf[: len(w)] for buf in self._buffers)
-            np.add(self.xm[lo:hi], v, out=L)
-            np.reciprocal(L, out=inv)
-            np.log(L, out=L)
+            xm = self.xm[lo:hi]
+            np.add(xm, v, out=inv)
+            np.reciprocal(inv, out=inv)
+            np.multiply(xm, 1.0 / v, out=L)
+            np.log1p(L, out=L)
             s_wL += dot(w, L)
             s_wxL += dot(wx, L)
-            s_w_inv += dot(w, inv)
             s_wx_inv += dot(wx, inv)
+            inv *= xm
+            s_w_xm_inv += dot(w, inv)
+        ln_v = np.log(v)
+        S_wx = self.S_wx
         ll = (
-            dot(Wx, gammaln(pux + q) - gammaln(pux))
-            + W * (q * np.log(v) - gammaln(q))
+            dot(Wx, lpoch(q, pux) - gammaln(pux))
             + p * self.S_wx_lxm
             - self.S_w_lxm
             + self.S_w_lx
-            - p * s_wxL
+            - p * (S_wx * ln_v + s_wxL)
             - q * s_wL
         )
-        psi = digamma(pux + q)
-        g_p = dot(Wx, ux * (psi - digamma(pux))) + self.S_wx_lxm - s_wxL
-        g_q = dot(Wx, psi) - W * digamma(q) + W * np.log(v) - s_wL
-        g_v = W * q / v - p * s_wx_inv - q * s_w_inv
+        g_p = dot(Wx, ux * (digamma(pux + q) - digamma(pux))) + self.S_wx_lxm - (S_wx * ln_v + s_wxL)
+        g_q = dot(Wx, dpsi(q, pux)) - s_wL
+        g_v = q / v * s_w_xm_inv - p * s_wx_inv
         return -ll / W, -np.array([g_p, g_q, g_v]) / W
 
 
-def fit_gamma_gamma(frequency, monetary_value, weights=None, *, max_iter: int = 1000, start=None) -> GammaGammaFit:
+class _HomogeneousSpend:
+    """The limiting model q, v -> inf, q/v = nu: the mean m of x orders is Gamma(p x, nu x),
+    log f = p x log(nu x) + (p x - 1) log m - nu x m - log Gamma(p x)."""
+
+    names = ("p", "nu")
+
+    def __init__(self, x, m, w):
+        self.x, self.m, self.w = x, m, w
+        self.W = float(w.sum())
+        self.S_wx = dot(w, x)
+        self.S_wxm = dot(w, x * m)
+        self.const = dot(w * x, np.log(x * m))  # times p
+        self.S_w_lm = dot(w, np.log(m))
+
+    def neg_mean_ll_and_grad(self, theta):
+        p, nu = theta
+        px = p * self.x
+        ll = p * (self.S_wx * np.log(nu) + self.const) - self.S_w_lm - nu * self.S_wxm - dot(self.w, gammaln(px))
+        g_p = self.S_wx * np.log(nu) + self.const - dot(self.w * self.x, digamma(px))
+        g_nu = p * self.S_wx / nu - self.S_wxm
+        return -ll / self.W, -np.array([g_p, g_nu]) / self.W
+
+
+def fit_gamma_gamma(
+    frequency, monetary_value, weights=None, *, max_iter: int = 1000, start=None, standard_errors: bool = True
+) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma fit on customers with frequency x > 0 and mean repeat
-    order value > 0 (other rows are rejected with ValueError; filter them first)."""
+    order value > 0 (other rows are rejected with ValueError; filter them first).
+
+    Edges (module docstring): when the full search did not converge or ended with q above
+    RIDGE_CHECK, the limiting model (p, nu) is fitted too; it wins unless the full model's
+    log-likelihood exceeds it by more than 1e-3 + 1e-9 |LL| (a limit the full model only
+    approaches is the maximum). ``limit`` says which was reached; ``converged`` is the winning
+    model's own convergence. All mean order values equal: limit "constant_order_value"
+    (unbounded likelihood, log_likelihood = +inf, nothing to estimate). ``standard_errors``:
+    observed-information SEs (_numeric.observed_information_se).
+    """
     x, m = _as_spend(frequency, monetary_value, strict=True)
     w = as_weights(weights, len(x))
     keep = w > 0
@@ -159,6 +227,16 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, *, max_iter: int = 
         x, m, w = x[keep], m[keep], w[keep]
     if len(x) == 0:
         raise ValueError("no customers to fit")
+    if np.all(m == m[0]):
+        m0 = float(m[0])
+        return GammaGammaFit(
+            p=LIMIT_SCALE, q=LIMIT_SCALE, v=LIMIT_SCALE * m0 / LIMIT_SCALE,
+            log_likelihood=math.inf, n_customers=int(round(float(w.sum()))), converged=True,
+            message=f"every mean order value is {m0:g}: no variation to model; limit {CONSTANT_ORDER_VALUE}, "
+            f"every customer's expected order value is {m0:g}",
+            limit=CONSTANT_ORDER_VALUE,
+            standard_errors={"p": math.inf, "q": math.inf, "v": math.inf, "mean_order_value": 0.0},
+        )
     if _grouping_pays(m):
         first, inverse = group_index(x, m)
         x, m = x[first], m[first]
@@ -169,27 +247,65 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, *, max_iter: int = 
     lower = np.array([1e-8, 1e-8, scale * 1e-10])
     upper = np.array([1e8, 1e8, scale * 1e10])
     step = pilot_step(len(data.w))
-    res = minimize_log_params(
-        data.neg_mean_ll_and_grad,
-        theta0,
-        lower,
-        upper,
-        ("p", "q", "v"),
-        max_iter=max_iter,
-        model="Gamma-Gamma",
-        pilot=data.thinned(step).neg_mean_ll_and_grad if step else None,
-    )
-    p, q, v = (float(t) for t in res.theta)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", ConvergenceWarning)
+        res = minimize_log_params(
+            data.neg_mean_ll_and_grad,
+            theta0,
+            lower,
+            upper,
+            ("p", "q", "v"),
+            max_iter=max_iter,
+            model="Gamma-Gamma",
+            pilot=data.thinned(step).neg_mean_ll_and_grad if step else None,
+        )
+        p, q, v = (float(t) for t in res.theta)
+        ll = -res.value * data.W
+        chosen, limit, notes = (res, data.neg_mean_ll_and_grad, ("p", "q", "v")), None, ""
+        if not res.converged or q > RIDGE_CHECK:
+            lim = _HomogeneousSpend(x, m, w)
+            nu0 = q / v if np.isfinite(q / v) and q / v > 0 else 1.0 / scale
+            p0 = p if np.isfinite(p) and 1e-6 < p < 1e6 else 1.0
+            lres = minimize_log_params(
+                lim.neg_mean_ll_and_grad,
+                np.array([p0, nu0]),
+                np.array([1e-8, 1e-10 / scale]),
+                np.array([1e8, 1e10 / scale]),
+                lim.names,
+                max_iter=max_iter,
+                model="Gamma-Gamma limit homogeneous_spend",
+            )
+            ll_lim = -lres.value * lim.W
+            notes = f"; log-likelihoods: interior {ll:.6f}, {HOMOGENEOUS_SPEND} {ll_lim:.6f}"
+            if np.isfinite(ll_lim) and not (ll > ll_lim + 1e-3 + 1e-9 * abs(ll_lim)):
+                chosen, limit, ll = (lres, lim.neg_mean_ll_and_grad, lim.names), HOMOGENEOUS_SPEND, ll_lim
+                p, nu = (float(t) for t in lres.theta)
+                q, v = LIMIT_SCALE, LIMIT_SCALE / nu
+    cres, fun_grad, names = chosen
+    message = (f"maximum at the limit {limit}: " if limit else "") + cres.message + notes
+    if not cres.converged:
+        warnings.warn(f"Gamma-Gamma fit did not converge: {message}", ConvergenceWarning, stacklevel=2)
+    ses = None
+    if standard_errors and np.all(np.isfinite(cres.theta)):
+        se, cov = observed_information_se(fun_grad, cres.theta, data.W)
+        if limit:
+            ses = {"p": float(se[0]), "q": math.inf, "v": math.inf, "nu": float(se[1])}
+            var = cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1]  # Var(log p - log nu)
+            ses["mean_order_value"] = float(p / nu * math.sqrt(var)) if var > 0 else math.inf
+        else:
+            ses = dict(zip(names, (float(t) for t in se)))
     return GammaGammaFit(
         p=p,
         q=q,
         v=v,
-        log_likelihood=-res.value * data.W,
+        log_likelihood=float(ll),
         n_customers=int(round(data.W)),
-        converged=res.converged,
-        iterations=res.iterations,
-        message=res.message,
-        gradient_norm=res.gradient_norm,
+        converged=bool(cres.converged),
+        iterations=res.iterations + (cres.iterations if limit else 0),
+        message=message,
+        gradient_norm=cres.gradient_norm,
+        limit=limit,
+        standard_errors=ses,
     )
 
 
@@ -204,14 +320,20 @@ def _grouping_pays(m: np.ndarray) -> bool:
 
 
 def population_mean_order_value(fit: GammaGammaFit) -> float:
-    """p v / (q - 1); infinite when q <= 1 (the population mean does not exist)."""
+    """p v / (q - 1); infinite when q <= 1 (the population mean does not exist). At a limit
+    (fit.limit) the limit's mean p/nu = p v/q."""
+    if fit.limit:
+        return fit.p * (fit.v / fit.q)
     return fit.p * fit.v / (fit.q - 1.0) if fit.q > 1.0 else float("inf")
 
 
 def conditional_expected_order_value(fit: GammaGammaFit, frequency, monetary_value) -> np.ndarray:
     """E[Z | x, m] = p (v + x m) / (p x + q - 1): a weighted mean of the population mean and
-    the customer's observed mean. For x = 0 it is the population mean."""
+    the customer's observed mean. For x = 0 it is the population mean; at a limit (fit.limit)
+    the population mean for everyone."""
     x, m = _as_spend(frequency, monetary_value, strict=False)
+    if fit.limit:  # the customer's own mean gets weight p x / (p x + q - 1) -> 0
+        return np.full(len(x), population_mean_order_value(fit))
     p, q, v = fit.p, fit.q, fit.v
     return p * (v + x * m) / (p * x + q - 1.0)
 
