@@ -75,3 +75,20 @@ def test_gamma_gamma_reproduces_published_estimates(calibration):
     assert fit.n_customers == 946
     for value, published in zip((fit.p, fit.q, fit.v), (6.25, 3.74, 15.44)):
         assert value == pytest.approx(published, rel=0.005)
+
+
+def test_pareto_nbd_reproduces_published_estimates(calibration):
+    """Fader, Hardie & Lee (2005): r = 0.55, alpha = 10.58, s = 0.61, beta = 11.67, LL = -9,595.0.
+    r and s are published to two digits, so they are checked to the rounding of those digits
+    (+-0.005, i.e. 0.9 %); alpha, beta and the log-likelihood to 0.5 %."""
+    from dagster_project.clv import fit_pareto_nbd
+
+    s = calibration
+    fit = fit_pareto_nbd(s.x, s.t_x, s.T)
+    assert fit.converged and fit.limit is None, fit.message
+    assert fit.r == pytest.approx(0.55, abs=0.005)
+    assert fit.s == pytest.approx(0.61, abs=0.005)
+    assert fit.alpha == pytest.approx(10.58, rel=0.005)
+    assert fit.beta == pytest.approx(11.67, rel=0.005)
+    assert fit.log_likelihood == pytest.approx(-9595.0, rel=0.005)
+    assert fit.log_likelihood == pytest.approx(-9595.0, abs=0.05)

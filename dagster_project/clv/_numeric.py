@@ -67,13 +67,14 @@ def dpsi(y, x):
     return out if out.ndim else float(out)
 
 
-def observed_information_se(fun_grad, theta: np.ndarray, total_weight: float, *, step: float = 1e-4):
+def observed_information_se(fun_grad, theta: np.ndarray, total_weight: float, *, step: float = 1e-4, central: bool = True):
     """Standard errors of theta from the observed information matrix.
 
     ``fun_grad(theta)`` returns the *mean* negative log-likelihood and its gradient in theta.
     The Hessian is taken in phi = log(theta) by central differences of the analytic gradient
     (2 x len(theta) evaluations; the gradient is accurate, so the differences are too, unlike
-    second differences of the value), symmetrised, scaled by the number of customers and
+    second differences of the value; ``central=False``: forward differences, len(theta) + 1
+    evaluations, error O(step) - for expensive likelihoods), symmetrised, scaled by the number of customers and
     inverted; the delta method turns Var(log theta_i) into SE(theta_i) = theta_i sd(log theta_i).
     Returns ``(se, cov_phi)``: se[i] is +inf where the information matrix is not positive
     definite in that direction (a flat likelihood: the parameter is not identified there).
@@ -82,14 +83,19 @@ def observed_information_se(fun_grad, theta: np.ndarray, total_weight: float, *,
     phi = np.log(theta)
     n = len(theta)
     H = np.empty((n, n))
+    if not central:
+        with np.errstate(all="ignore"):
+            g0 = fun_grad(theta)[1] * theta
     for i in range(n):
         up, down = phi.copy(), phi.copy()
         up[i] += step
         down[i] -= step
         with np.errstate(all="ignore"):
             g_up = fun_grad(np.exp(up))[1] * np.exp(up)
-            g_down = fun_grad(np.exp(down))[1] * np.exp(down)
-        H[i] = (g_up - g_down) / (2.0 * step)
+            if central:
+                H[i] = (g_up - fun_grad(np.exp(down))[1] * np.exp(down)) / (2.0 * step)
+            else:
+                H[i] = (g_up - g0) / step
     H = 0.5 * (H + H.T) * total_weight
     se = np.full(n, np.inf)
     cov = np.full((n, n), np.nan)
