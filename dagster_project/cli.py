@@ -177,31 +177,47 @@ class RunReport:
         return "\n".join(lines)
 
 
+MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
+
+
 def summary_text(serving_path: Path) -> str:
     import duckdb
 
     if not serving_path.exists():
         return f"Nothing published yet at {serving_path}."
     with duckdb.connect(str(serving_path), read_only=True) as con:
-        as_of, customers, buyers, revenue, margin, predicted, at_risk = con.execute(
+        as_of, customers, buyers, revenue, margin, predicted, low, high, at_risk = con.execute(
             "select max(as_of_date), count(*), count(*) filter (orders_count > 0), sum(net_revenue), "
-            "sum(gross_margin), sum(predicted_clv_12m), count(*) filter (is_at_risk) from customer_value"
+            "sum(gross_margin), sum(predicted_clv_12m), sum(predicted_clv_12m_low), sum(predicted_clv_12m_high), "
+            "count(*) filter (is_at_risk) from customer_value"
         ).fetchall()[0]
         tables = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
         publications = con.execute("select count(*) from publication_log").fetchall()[0][0]
         model = con.execute(
-            "select status, bgnbd_customers, holdout_error from clv_model where as_of_date = ?", [as_of]
+            "select status, purchase_model, coalesce(bgnbd_customers, pareto_nbd_customers), holdout_error, "
+            "holdout_mae, concat_ws(', ', bgnbd_limit, pareto_nbd_limit, gamma_gamma_limit), problems "
+            "from clv_model where as_of_date = ?", [as_of]
         ).fetchall() if "clv_model" in tables else []
-    status, fitted, holdout_error = model[0] if model else ("not published", None, None)
-    fit = f"{status}" + (f" on {fitted:,} customers" if fitted else "") + (
-        f", holdout error {holdout_error:.1%}" if holdout_error is not None else "")
+    status, purchase_model, fitted, holdout_error, mae, limits, problems = (
+        model[0] if model else ("not published", None, None, None, None, None, None))
+    fit = f"{status}" + (f" {MODEL_LABELS.get(purchase_model, purchase_model)}" if purchase_model else "") + (
+        f" on {fitted:,} customers" if fitted else "") + (
+        f", holdout error {holdout_error:.1%}" if holdout_error is not None else "") + (
+        f", {mae:.3f} purchases per customer" if mae is not None else "") + (
+        f", at the limit {limits}" if limits else "")
+    if status == "fitted":
+        predicted_line = (f"  predicted margin: {predicted or 0:,.2f} over the next 12 months "
+                          f"(80 % range {low or 0:,.2f} to {high or 0:,.2f}; CLV model {fit})")
+    else:
+        # say why there is no prediction, not "predicted margin 0.00"
+        predicted_line = f"  predicted margin: none (CLV model {fit}: {problems or 'no reason recorded'})"
     return "\n".join(
         [
             f"Published customer value as of {as_of}",
             f"  customers:        {customers:,} ({buyers:,} with purchases, {at_risk:,} at risk)",
             f"  net revenue:      {revenue:,.2f}",
             f"  gross margin:     {margin:,.2f} (historical CLV)",
-            f"  predicted margin: {predicted or 0:,.2f} over the next 12 months (CLV model {fit})",
+            predicted_line,
             f"  tables:           {', '.join(tables)}",
             f"  publications:     {publications} (see publication_log)",
             f"  serving database: {serving_path} (plots in {serving_path.parent / 'plots'})",

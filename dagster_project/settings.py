@@ -40,11 +40,15 @@ ENV_VARS: dict[str, str] = {
     "CVW_CLV_ANNUAL_DISCOUNT_RATE": "annual discount rate of predicted_clv_12m (default 0.10)",
     "CVW_CLV_HOLDOUT_DAYS": "length of the CLV holdout period in days (default 180)",
     "CVW_CLV_MAX_HOLDOUT_ERROR": "largest relative holdout error that still publishes predictions (default 0.15)",
-    "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 100)",
+    "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 20)",
+    "CVW_CLV_PURCHASE_MODEL": "purchase model: bgnbd (default), pareto_nbd, or auto (both, the lower holdout error publishes)",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of Poisson noise for small data (default 3)",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication snapshots kept under <serving dir>/versions/ for rollback (default 14)",
     "CVW_DBT_TARGETS_KEPT": "dbt invocation folders (logs, compiled SQL, run_results.json) kept under dbt/target/ (default 10)",
 }
+
+
+PURCHASE_MODELS = ("bgnbd", "pareto_nbd", "auto")
 
 
 def _default_data_dir() -> Path:
@@ -75,7 +79,8 @@ class Settings:
     clv_annual_discount_rate: float = 0.10
     clv_holdout_days: int = 180
     clv_max_holdout_error: float = 0.15
-    clv_min_repeat_customers: int = 100
+    clv_min_repeat_customers: int = 20
+    clv_purchase_model: str = "bgnbd"
     clv_holdout_noise_sigmas: float = 3.0
     publication_versions_kept: int = 14
     dbt_targets_kept: int = 10
@@ -93,6 +98,10 @@ class Settings:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+        if self.clv_purchase_model not in PURCHASE_MODELS:
+            raise SettingsError(
+                f"CVW_CLV_PURCHASE_MODEL={self.clv_purchase_model!r}: not one of {', '.join(PURCHASE_MODELS)}"
+            )
 
     @property
     def sources_dir(self) -> Path:
@@ -129,6 +138,7 @@ ENV_FIELDS: dict[str, str] = {
     "CVW_CLV_HOLDOUT_DAYS": "clv_holdout_days",
     "CVW_CLV_MAX_HOLDOUT_ERROR": "clv_max_holdout_error",
     "CVW_CLV_MIN_REPEAT_CUSTOMERS": "clv_min_repeat_customers",
+    "CVW_CLV_PURCHASE_MODEL": "clv_purchase_model",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "clv_holdout_noise_sigmas",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication_versions_kept",
     "CVW_DBT_TARGETS_KEPT": "dbt_targets_kept",

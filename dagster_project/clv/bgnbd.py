@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.special import expit, hyp2f1
@@ -87,6 +87,10 @@ class BgNbdFit:
     # inf for parameters that diverge at the limit, plus the limit's identifiable combination
     # ("dropout_probability" = a/(a+b), "purchase_rate" = r/alpha) where it has one
     standard_errors: dict | None = None
+    # (names, covariance of their logarithms): the inverse observed information in the fit's
+    # own parameters (r, alpha, a, b inside; purchase_rate, dropout_odds at a limit), for the
+    # delta method (diagnostics.prediction_sd)
+    covariance: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float, *, limit: str | None = None) -> "BgNbdFit":
@@ -110,7 +114,7 @@ class BgNbdFit:
         return self.r / self.alpha
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "covariance"}
 
 
 def _modes(limit: str | None) -> tuple[str, str]:
@@ -489,9 +493,10 @@ def fit_bgnbd(
         )
     if not converged:
         warnings.warn(f"BG/NBD fit did not converge: {message}", ConvergenceWarning, stacklevel=2)
-    ses = None
+    ses = covariance = None
     if standard_errors and np.all(np.isfinite(theta)):
-        se, _ = observed_information_se(fun_grad, theta, data.total_weight)
+        se, cov = observed_information_se(fun_grad, theta, data.total_weight)
+        covariance = (tuple(names), cov)
         named = dict(zip(names, (float(v) for v in se)))
         ses = {k: named.get(k, math.inf) for k in ("r", "alpha", "a", "b")}
         if "purchase_rate" in named:
@@ -513,6 +518,7 @@ def fit_bgnbd(
         gradient_norm=cres.gradient_norm,
         limit=limit,
         standard_errors=ses,
+        covariance=covariance,
     )
 
 

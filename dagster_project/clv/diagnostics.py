@@ -18,6 +18,9 @@ publishes) treat them alike.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from . import bgnbd
@@ -124,3 +127,38 @@ def choose_purchase_model(fits: dict, x, t_x, T, actual_holdout, holdout_length:
     usable = [n for n, f in fits.items() if f.converged] or list(fits)
     best = min(usable, key=lambda n: reports[n]["mae"])
     return best, reports
+
+
+def _shifted(fit, name: str, h: float):
+    """The fit with one of its own parameters multiplied by e^h (log-space step), the others
+    and the limit kept: a BG/NBD limit's purchase_rate (r/alpha) or dropout_odds (a/b)
+    moves along its ridge."""
+    if isinstance(fit, ParetoNbdFit) or name in ("r", "alpha", "a", "b", "s", "beta"):
+        return dataclasses.replace(fit, **{name: getattr(fit, name) * math.exp(h)})
+    if name == "purchase_rate":
+        return dataclasses.replace(fit, r=fit.r * math.exp(h))
+    if name == "dropout_odds":
+        odds = fit.a / fit.b * math.exp(h)
+        total = fit.a + fit.b
+        return dataclasses.replace(fit, a=total * odds / (1.0 + odds), b=total / (1.0 + odds))
+    raise ValueError(f"unknown parameter {name!r}")
+
+
+def prediction_sd(fit, predict, *, step: float = 1e-4) -> float:
+    """Standard error of a scalar prediction ``predict(fit)`` from the uncertainty of the
+    fitted parameters: the delta method, gradient by central differences in the fit's own
+    log-parameters, against their covariance (the inverse observed information, the fit's
+    ``covariance``). NaN when the fit has no usable covariance (a singular information
+    matrix: the parameters are not identified in some direction)."""
+    if getattr(fit, "covariance", None) is None:
+        return float("nan")
+    names, cov = fit.covariance
+    cov = np.asarray(cov, dtype=float)
+    if not np.all(np.isfinite(cov)):
+        return float("nan")
+    grad = np.array([
+        (float(predict(_shifted(fit, name, step))) - float(predict(_shifted(fit, name, -step)))) / (2.0 * step)
+        for name in names
+    ])
+    var = float(grad @ cov @ grad)
+    return math.sqrt(var) if np.isfinite(var) and var >= 0 else float("nan")

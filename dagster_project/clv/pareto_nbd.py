@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.special import exprel, roots_legendre
@@ -79,6 +79,8 @@ class ParetoNbdFit:
     gradient_norm: float = float("nan")
     limit: str | None = None  # None, or "+"-joined HOMOGENEOUS_DROPOUT / HOMOGENEOUS_PURCHASE_RATE
     standard_errors: dict | None = None
+    # (names, covariance of log r, log alpha, log s, log beta): for the delta method
+    covariance: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_params(cls, r: float, alpha: float, s: float, beta: float) -> "ParetoNbdFit":
@@ -89,7 +91,7 @@ class ParetoNbdFit:
         return {"r": self.r, "alpha": self.alpha, "s": self.s, "beta": self.beta}
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "covariance"}
 
     # the common interface of the purchase models (diagnostics, percentiles)
     def p_alive(self, x, t_x, T):
@@ -276,9 +278,10 @@ def fit_pareto_nbd(
         message = f"maximum at the limit {limit}: {message}"
     if not converged:
         warnings.warn(f"Pareto/NBD fit did not converge: {message}", ConvergenceWarning, stacklevel=2)
-    ses = None
+    ses = covariance = None
     if standard_errors and np.all(np.isfinite(res.theta)):
         se, cov = observed_information_se(data.neg_mean_ll_and_grad, res.theta, data.W, step=1e-5, central=False)
+        covariance = (("r", "alpha", "s", "beta"), cov)
         ses = dict(zip(("r", "alpha", "s", "beta"), (float(v) for v in se)))
         for name, (i, j), value in (("purchase_rate", (0, 1), r / alpha), ("dropout_rate", (2, 3), s / beta)):
             var = cov[i, i] + cov[j, j] - 2 * cov[i, j] if np.all(np.isfinite(cov)) else -1.0
@@ -301,6 +304,7 @@ def fit_pareto_nbd(
         gradient_norm=res.gradient_norm,
         limit=limit,
         standard_errors=ses,
+        covariance=covariance,
     )
 
 

@@ -41,6 +41,8 @@ class PublishedTable:
     props: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
     log_measures: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     concentration: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    # a history table (one row per fit) holds earlier dates and may lack the latest one
+    history: bool = field(default=False, compare=False, hash=False)
 
 
 def load_manifest(path: Path) -> dict:
@@ -58,5 +60,6 @@ def published_tables(manifest: Mapping[str, Any]) -> dict[str, PublishedTable]:
         found[name] = PublishedTable(
             name, f"{node['schema']}.{name}", node,
             log_measures=dict(publication.get("log") or {}), concentration=publication.get("concentration"),
+            history=bool(publication.get("history")),
         )
     return dict(sorted(found.items()))

@@ -26,7 +26,9 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def calibration_holdout_png(by_frequency: pd.DataFrame, *, holdout_days: int, start_date) -> bytes:
+def calibration_holdout_png(
+    by_frequency: pd.DataFrame, *, holdout_days: int, start_date, model: str = "BG/NBD"
+) -> bytes:
     """Mean holdout purchases per customer, actual vs predicted, by calibration repeat purchases."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=FIGURE_SIZE)
@@ -34,13 +36,48 @@ def calibration_holdout_png(by_frequency: pd.DataFrame, *, holdout_days: int, st
     labels = by_frequency["frequency_group"].tolist()
     positions = np.arange(len(labels))
     axes.plot(positions, by_frequency["actual"] / customers, marker="o", label="actual")
-    axes.plot(positions, by_frequency["predicted"] / customers, marker="s", linestyle="--", label="BG/NBD refit")
+    axes.plot(positions, by_frequency["predicted"] / customers, marker="s", linestyle="--", label=f"{model} refit")
     axes.set_xticks(positions, labels)
     axes.set_xlabel(f"repeat purchase days up to {start_date} (calibration)")
     axes.set_ylabel(f"mean purchase days in the next {holdout_days} days")
     axes.set_title("CLV holdout check: predicted vs actual repeat purchases")
     axes.legend()
     axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def tracking_png(tracking: pd.DataFrame, *, start_date, model: str) -> bytes:
+    """Cumulative repeat purchases week by week, actual vs the refit's expectation; the line
+    marks where calibration ends and the holdout begins."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    weeks = tracking["week"].to_numpy()
+    axes.plot(weeks, tracking["actual_repeat_purchases"], label="actual")
+    axes.plot(weeks, tracking["predicted_repeat_purchases"], linestyle="--", label=f"{model} refit")
+    calibration = tracking.loc[~tracking["is_holdout"].astype(bool), "week"]
+    if len(calibration):
+        axes.axvline(float(calibration.max()), color="grey", linestyle=":", label=f"end of calibration ({start_date})")
+    axes.set_xlabel("week since the cohort's first purchase")
+    axes.set_ylabel("cumulative repeat purchase days")
+    axes.set_title("CLV tracking: cumulative repeat purchases, predicted vs actual")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def lift_png(lift: pd.DataFrame, *, holdout_days: int, model: str) -> bytes:
+    """Mean holdout purchases per decile of predicted purchases (1 = highest predicted)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    deciles = lift["decile"].to_numpy()
+    axes.bar(deciles - 0.2, lift["mean_actual_purchases"], width=0.4, label="actual")
+    axes.bar(deciles + 0.2, lift["mean_predicted_purchases"], width=0.4, label=f"{model} refit")
+    axes.set_xticks(deciles)
+    axes.set_xlabel("decile of predicted purchases (1 = highest)")
+    axes.set_ylabel(f"mean purchase days in the {holdout_days} holdout days")
+    axes.set_title("CLV holdout lift by decile")
+    axes.legend()
+    axes.grid(alpha=0.3, axis="y")
     return _png(figure)
 
 

@@ -19,7 +19,9 @@ QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 SERVING = dg.AssetKey(["published", "serving_database"])
 MODEL_FITS = dg.AssetKey(["clv", "model_fits"])
 CLV_INPUTS = (dg.AssetKey(["intermediate", "int_customers_rfm_summarised"]),
-              dg.AssetKey(["intermediate", "int_customers_holdout_split"]))
+              dg.AssetKey(["intermediate", "int_customers_holdout_split"]),
+              # the holdout tracking curve counts repeat purchase days week by week
+              dg.AssetKey(["intermediate", "int_purchase_days_aggregated"]))
 
 
 def raw_table(entity: Entity) -> dg.AssetKey:

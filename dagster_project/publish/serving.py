@@ -158,16 +158,22 @@ def publish(
 
 
 def _latest_as_of(con: duckdb.DuckDBPyConnection, tables) -> date:
-    # Every table carries as_of_date; history tables (clv_model) hold earlier dates too,
-    # and an empty table (nobody at risk today) none.
+    # Every table carries as_of_date. A snapshot table holds the one date it was built for
+    # (an empty one, nobody at risk today, none); a history table (clv_model, the holdout
+    # diagnostics) holds earlier dates too and may lack today's (no holdout this time).
     latest = {
         name: con.execute(f"select max(as_of_date) from main.{quote_identifier(name)}").fetchall()[0][0]
         for name in tables
     }
     latest = {name: value for name, value in latest.items() if value is not None}
-    if len(set(latest.values())) != 1:
+    history = {name for name, table in tables.items() if isinstance(table, PublishedTable) and table.history}
+    snapshots = {name: value for name, value in latest.items() if name not in history}
+    if len(set(snapshots.values())) > 1 or not latest:
         raise ValueError(f"published tables disagree on their latest as_of_date: {latest}")
-    (as_of_date,) = set(latest.values())
+    as_of_date = max(snapshots.values()) if snapshots else max(latest.values())
+    later = {name: value for name, value in latest.items() if value > as_of_date}
+    if later:
+        raise ValueError(f"history tables hold dates after the publication's {as_of_date}: {later}")
     return as_of_date
 
 

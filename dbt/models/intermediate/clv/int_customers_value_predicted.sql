@@ -1,9 +1,15 @@
--- Predicted value of every customer with purchases, as of D: the CLV model's predictions
--- joined on the customer's inputs. margin_rate = gross_margin / net_revenue clipped to
--- [0, 1], the population rate where net_revenue <= 0; predicted_clv_12m = discounted
--- expected purchases over 12 months × expected order value × margin rate.
+-- Predicted value of every customer as of D: the CLV model's predictions joined on the
+-- customer's inputs (null without purchases). margin_rate = gross_margin / net_revenue
+-- clipped to [0, 1], the population rate where net_revenue <= 0 (customers without
+-- purchases too: their net revenue is 0); predicted_clv_12m = discounted expected purchases
+-- over 12 months × expected order value × margin rate; the _low / _high bounds scale it by
+-- the predictive percentiles of the purchase count (0 where no purchase is expected).
 
-with rfm as (
+with customers as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
+rfm as (
     select * from {{ ref('int_customers_rfm_summarised') }}
 ),
 
@@ -41,16 +47,21 @@ population as (
 
 joined as (
     select
-        rfm.customer_key,
+        customers.customer_key,
+        rfm.customer_key is not null as has_purchases,
         purchase_predictions.p_alive,
         purchase_predictions.expected_purchases_365d,
+        purchase_predictions.purchases_365d_low,
+        purchase_predictions.purchases_365d_high,
         purchase_predictions.discounted_purchases_12m,
         order_value_predictions.expected_order_value as conditional_order_value,
-        cast(purchases.gross_margin as double) as gross_margin,
-        cast(purchases.net_revenue as double) as net_revenue
-    from rfm
-    inner join purchases
-        on rfm.customer_key = purchases.customer_key
+        cast(coalesce(purchases.gross_margin, 0) as double) as gross_margin,
+        cast(coalesce(purchases.net_revenue, 0) as double) as net_revenue
+    from customers
+    left join rfm
+        on customers.customer_key = rfm.customer_key
+    left join purchases
+        on customers.customer_key = purchases.customer_key
     left join purchase_predictions
         on
             rfm.frequency = purchase_predictions.frequency
@@ -67,9 +78,14 @@ rated as (
         joined.customer_key,
         joined.p_alive,
         joined.expected_purchases_365d,
+        joined.purchases_365d_low,
+        joined.purchases_365d_high,
         joined.discounted_purchases_12m,
         -- customers outside the Gamma-Gamma fit get the population mean order value
-        coalesce(joined.conditional_order_value, population.population_order_value) as expected_order_value,
+        case
+            when joined.has_purchases
+                then coalesce(joined.conditional_order_value, population.population_order_value)
+        end as expected_order_value,
         case
             when joined.net_revenue > 0 then greatest(0, least(1, joined.gross_margin / joined.net_revenue))
             else population.population_margin_rate
@@ -78,15 +94,38 @@ rated as (
     cross join population
 ),
 
+valued as (
+    select
+        customer_key,
+        p_alive,
+        expected_purchases_365d,
+        purchases_365d_low,
+        purchases_365d_high,
+        expected_order_value,
+        margin_rate,
+        discounted_purchases_12m * expected_order_value * margin_rate as predicted_clv_12m
+    from rated
+),
+
 final as (
     select
         customer_key,
         p_alive,
         expected_purchases_365d,
+        purchases_365d_low,
+        purchases_365d_high,
         expected_order_value,
         margin_rate,
-        discounted_purchases_12m * expected_order_value * margin_rate as predicted_clv_12m
-    from rated
+        predicted_clv_12m,
+        case
+            when expected_purchases_365d = 0 then 0
+            else predicted_clv_12m * purchases_365d_low / expected_purchases_365d
+        end as predicted_clv_12m_low,
+        case
+            when expected_purchases_365d = 0 then 0
+            else predicted_clv_12m * purchases_365d_high / expected_purchases_365d
+        end as predicted_clv_12m_high
+    from valued
 )
 
 select * from final

@@ -1,7 +1,7 @@
 -- customer_value: one row per customer as of D, every metric of docs/metrics.md.
 -- Money is rounded once, here, from the unrounded intermediate sums. Customers without
 -- purchases get 0 money and counts, null dates, tenure, recency, averages and predictions,
--- and the value segment `prospect`.
+-- the population margin rate, and the value segment `prospect`.
 
 with customers as (
     select * from {{ ref('int_customers_resolved') }}
@@ -79,9 +79,13 @@ final as (
         feedback.nps_category,
         cast(predicted.p_alive as double) as p_alive,
         cast(predicted.expected_purchases_365d as double) as expected_purchases_365d,
+        cast(predicted.purchases_365d_low as integer) as purchases_365d_low,
+        cast(predicted.purchases_365d_high as integer) as purchases_365d_high,
         {{ to_money('predicted.expected_order_value') }} as expected_order_value,
         cast(predicted.margin_rate as double) as margin_rate,
         {{ to_money('predicted.predicted_clv_12m') }} as predicted_clv_12m,
+        {{ to_money('predicted.predicted_clv_12m_low') }} as predicted_clv_12m_low,
+        {{ to_money('predicted.predicted_clv_12m_high') }} as predicted_clv_12m_high,
         segments.value_tier,
         segments.value_segment,
         segments.is_at_risk,

@@ -11,7 +11,9 @@ renamed as (
         customers,
         p_alive,
         expected_purchases_365d,
-        discounted_purchases_12m
+        discounted_purchases_12m,
+        purchases_365d_low,
+        purchases_365d_high
     from source
 )
 
