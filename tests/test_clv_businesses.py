@@ -126,8 +126,9 @@ def test_auto_chooses_the_lower_holdout_error(tmp_path):
 
 def test_holdout_diagnostics_agree_with_the_purchase_log(tmp_path):
     """The lift table and the tracking curve, recomputed from the purchase log directly."""
-    log = businesses.SHAPES["fifty_customers"]()
-    con, outcome, _, _, _ = fit_shape(tmp_path, "fifty_customers", "bgnbd")
+    log = businesses.SHAPES["exactly_100_repeat_customers"]()
+    con, outcome, _, _, _ = fit_shape(tmp_path, "exactly_100_repeat_customers", "bgnbd")
+    assert outcome.holdout is not None and outcome.holdout.fit is not None
     h = businesses.AS_OF.toordinal() - businesses.HOLDOUT_DAYS
     cohort = {k: sorted({d for d, _ in days}) for k, days in log.items() if min(d for d, _ in days).toordinal() <= h}
     actual = sum(sum(1 for d in days if d.toordinal() > h) for days in cohort.values())

@@ -10,9 +10,11 @@ from dagster_project.clv import (
     ParetoNbdFit,
     expected_purchases,
     fit_bgnbd,
+    model_expected_purchases,
     pit_coverage,
     purchases_percentiles,
     purchases_pmf,
+    purchases_variance,
     simulate_bgnbd,
     simulate_pareto_nbd,
 )
@@ -69,6 +71,32 @@ def test_pareto_pmf_matches_monte_carlo():
     for k in range(1, 400):
         mean += k * fc.advance(np.arange(50))
     np.testing.assert_allclose(mean, fit.expected_purchases(39.0, x[:50], t_x[:50], T[:50]), rtol=1e-8)
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto_nbd"])
+def test_purchases_variance_is_the_spread_of_simulated_futures(model):
+    """Summed over a cohort at the true parameters, the predictive variance equals the squared
+    deviations of simulated futures from their conditional expectation (what the holdout bound
+    relies on), and it is far above the Poisson variance (the sum of the means)."""
+    rng = np.random.default_rng(21)
+    T = rng.integers(30, 731, 40_000).astype(float)
+    if model == "bgnbd":
+        fit = BgNbdFit.from_params(*TRUE)
+        x, t_x, future = simulate_bgnbd(*TRUE, T, rng, horizon=180.0)
+    else:
+        fit = ParetoNbdFit.from_params(0.6, 15.0, 0.8, 200.0)
+        x, t_x, future = simulate_pareto_nbd(0.6, 15.0, 0.8, 200.0, T, rng, horizon=180.0)
+    mean = model_expected_purchases(fit, 180.0, x, t_x, T)
+    variance = purchases_variance(fit, 180.0, x, t_x, T)
+    assert np.all(np.isfinite(variance)) and np.all(variance >= 0)
+    assert variance.sum() == pytest.approx(((future - mean) ** 2).sum(), rel=0.1)
+    assert variance.sum() > 2 * mean.sum()
+    # one customer, by the PMF directly
+    pmf = purchases_pmf(BgNbdFit.from_params(*TRUE), 180.0, [3.0], [200.0], [400.0], 400)[0]
+    k = np.arange(401)
+    direct = pmf @ k**2 - (pmf @ k) ** 2
+    got = purchases_variance(BgNbdFit.from_params(*TRUE), 180.0, [3.0], [200.0], [400.0])[0]
+    assert got == pytest.approx(direct, rel=1e-9)
 
 
 @pytest.fixture(scope="module")

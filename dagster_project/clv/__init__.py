@@ -7,9 +7,9 @@
 * Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987) - ``fit_pareto_nbd``,
   ``pareto_nbd_p_alive``, ``pareto_nbd_expected_purchases``, ...;
 * predictive distribution of future purchases (both models) - ``purchases_percentiles``,
-  ``purchases_pmf`` (BG/NBD), ``randomized_pit``, ``pit_coverage``;
+  ``purchases_pmf`` (BG/NBD), ``purchases_variance``, ``randomized_pit``, ``pit_coverage``;
 * holdout diagnostics - ``tracking_curve``, ``lift_table``, ``holdout_mae``, ``holdout_report``,
-  ``choose_purchase_model``;
+  ``choose_purchase_model``, ``prediction_sd`` (delta method);
 * the warehouse's discounted 12-month value - ``predicted_clv_12m``;
 * inputs - ``compress``, ``rfm_from_transactions``.
 
@@ -28,6 +28,7 @@ from .bgnbd import (
     p_alive,
     pit_coverage,
     purchases_percentiles,
+    purchases_variance,
     purchases_pmf,
     randomized_pit,
     simulate_bgnbd,
@@ -49,6 +50,7 @@ from .diagnostics import (
     model_expected_purchases,
     model_expected_purchases_population,
     model_p_alive,
+    prediction_sd,
     tracking_curve,
 )
 from .pareto_nbd import (
@@ -99,6 +101,7 @@ __all__ = [
     "population_mean_order_value",
     "predicted_clv_12m",
     "purchases_percentiles",
+    "purchases_variance",
     "purchases_pmf",
     "randomized_pit",
     "rfm_from_transactions",

@@ -846,6 +846,36 @@ def purchases_percentiles(fit, t: float, x, t_x, T, q=(0.1, 0.9), *, max_count: 
     return res[inverse]
 
 
+def purchases_variance(fit, t: float, x, t_x, T, *, tail: float = 1e-12, max_count: int = 10_000_000) -> np.ndarray:
+    """Variance of each customer's purchases in (T, T+t] under the model's predictive
+    distribution (BG/NBD or Pareto/NBD fits): E[N^2] - E[N]^2 from the PMF, accumulated until
+    the probability left in a row's tail is below ``tail``. The holdout check sums it over the
+    cohort: the spread of the cohort's count a correct model expects (larger than Poisson,
+    since a customer's future is a mixture over her unknown rate and lifetime)."""
+    x, t_x, T = as_rfm(x, t_x, T)
+    first, inverse = group_index(x, t_x, T)
+    fc = _counts_for(fit, t, x[first], t_x[first], T[first])
+    cdf = fc.pmf0()
+    m1 = np.zeros(len(first))
+    m2 = np.zeros(len(first))
+    active = np.nonzero(1.0 - cdf > tail)[0]
+    k = 0
+    while len(active):
+        k += 1
+        if k > max_count:
+            raise FloatingPointError("predictive distribution did not converge")
+        p = fc.advance(active)
+        cdf[active] += p
+        m1[active] += k * p
+        m2[active] += k * k * p
+        # rounding can stall the CDF just short of 1 - tail: once nearly all the mass is in,
+        # a row whose terms no longer move E[N^2] is done as well
+        c = cdf[active]
+        negligible = (c > 1.0 - 1e-6) & (p * k * k <= 1e-15 * np.maximum(m2[active], 1.0))
+        active = active[(1.0 - c > tail) & ~negligible]
+    return np.maximum(m2 - m1**2, 0.0)[inverse]
+
+
 def randomized_pit(fit, t: float, x, t_x, T, observed, *, seed: int = 0) -> np.ndarray:
     """Randomised probability integral transform of observed future counts: per customer
     U = F(X - 1) + V P(X), V ~ Uniform(0, 1) (seeded), F the predictive CDF of her purchases in

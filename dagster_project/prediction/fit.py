@@ -109,6 +109,7 @@ create table if not exists {SCHEMA}.model_fits (
     holdout_bgnbd_r double, holdout_bgnbd_alpha double, holdout_bgnbd_a double, holdout_bgnbd_b double,
     holdout_converged boolean,
     holdout_predicted_purchases double,
+    holdout_noise_sd double,
     holdout_actual_purchases bigint,
     holdout_error double,
     holdout_max_error double,
@@ -128,8 +129,9 @@ create table if not exists {SCHEMA}.model_fits (
 class ClvSettings:
     annual_discount_rate: float
     # Largest |predicted − actual| / actual holdout purchases; for small populations the
-    # bound widens to `holdout_noise_sigmas` standard deviations of Poisson noise on the
-    # actual count, so that chance alone never blocks a publication.
+    # bound widens to `holdout_noise_sigmas` standard deviations of the noise a correct model
+    # shows (the predictive spread of the cohort's purchases plus the refit's parameter
+    # uncertainty), so that chance alone does not block a publication.
     max_holdout_error: float
     min_repeat_customers: int  # fewer customers with a repeat purchase: no fit
     holdout_noise_sigmas: float
@@ -177,6 +179,10 @@ class HoldoutModel:
     mae: float = float("nan")
     predicted_rows: np.ndarray | None = None  # per compressed row, per customer
     reason: str = ""
+    # standard deviation of actual − predicted that a correct model expects: the predictive
+    # spread of the cohort's purchases plus the refit's parameter uncertainty (delta method;
+    # left out when the information matrix is singular)
+    noise_sd: float = float("nan")
 
 
 @dataclass
@@ -208,6 +214,11 @@ class Holdout:
         return self.models[self.chosen].mae if self.fit is not None else None
 
     @property
+    def noise_sd(self) -> float | None:
+        sd = self.models[self.chosen].noise_sd if self.fit is not None else float("nan")
+        return float(sd) if np.isfinite(sd) else None
+
+    @property
     def actual(self) -> int:
         return int(round(float(np.dot(self.weights, self.actual_rows))))
 
@@ -220,10 +231,14 @@ class Holdout:
         return abs(self.predicted - self.actual) / self.actual if self.actual and self.fit is not None else None
 
     def allowed_error(self, settings: "ClvSettings") -> float:
-        """The relative error tolerated: the configured bound, or sampling noise when larger."""
-        sigmas = settings.holdout_noise_sigmas
-        noise = sigmas / np.sqrt(self.actual) if self.actual else float("inf")
-        return max(settings.max_holdout_error, noise)
+        """The relative error tolerated: the configured bound, or when larger
+        `holdout_noise_sigmas` standard deviations of the noise a correct model shows
+        (noise_sd; Poisson noise on the actual count if it could not be computed)."""
+        if not self.actual:
+            return float("inf")
+        sd = self.noise_sd if self.noise_sd is not None else np.sqrt(self.actual)
+        noise = settings.holdout_noise_sigmas * sd / self.actual
+        return max(settings.max_holdout_error, float(noise))
 
 
 @dataclass
@@ -351,11 +366,16 @@ def run_holdout(con: duckdb.DuckDBPyConnection, settings: ClvSettings, *, starts
         if not np.all(np.isfinite(predicted)):
             holdout.models[name] = HoldoutModel(fit, reason=f"{int((~np.isfinite(predicted)).sum())} non-finite predictions")
             continue
+        days = float(holdout.days)
+        spread = float(np.dot(w, clv.purchases_variance(fit, days, x, t_x, T)))
+        parameters = clv.prediction_sd(
+            fit, lambda f: float(np.dot(w, clv.model_expected_purchases(f, days, x, t_x, T))))
         holdout.models[name] = HoldoutModel(
             fit,
             predicted=float(np.dot(w, predicted)),
             mae=float(np.dot(w, np.abs(predicted - holdout.actual_rows)) / w.sum()),
             predicted_rows=predicted,
+            noise_sd=float(np.sqrt(spread + (parameters**2 if np.isfinite(parameters) else 0.0))),
         )
     return holdout
 
@@ -642,6 +662,7 @@ def _fit_record(outcome: ClvOutcome, settings: ClvSettings, run_id: str | None, 
         "holdout_customers": ho.customers if ho else None,
         "holdout_converged": hf.converged if hf else None,
         "holdout_predicted_purchases": ho.predicted if hf else None,
+        "holdout_noise_sd": ho.noise_sd if hf else None,
         "holdout_actual_purchases": ho.actual if ho else None,
         "holdout_error": ho.error if hf else None,
         "holdout_max_error": ho.allowed_error(settings) if hf else settings.max_holdout_error,

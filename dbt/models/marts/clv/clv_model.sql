@@ -56,6 +56,7 @@ final as (
         holdout_bgnbd_a,
         holdout_bgnbd_b,
         holdout_predicted_purchases,
+        holdout_noise_sd,
         holdout_actual_purchases,
         holdout_error,
         holdout_max_error,

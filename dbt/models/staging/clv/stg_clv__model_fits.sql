@@ -55,6 +55,7 @@ renamed as (
         holdout_bgnbd_b,
         holdout_converged,
         holdout_predicted_purchases,
+        holdout_noise_sd,
         holdout_actual_purchases,
         holdout_error,
         holdout_max_error,
