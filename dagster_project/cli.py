@@ -208,6 +208,8 @@ def summary_text(serving_path: Path) -> str:
     if status == "fitted":
         predicted_line = (f"  predicted margin: {predicted or 0:,.2f} over the next 12 months "
                           f"(80 % range {low or 0:,.2f} to {high or 0:,.2f}; CLV model {fit})")
+        if problems:  # e.g. no holdout check on a short history: the numbers stand, less tested
+            predicted_line += f"\n  CLV warnings:     {problems}"
     else:
         # say why there is no prediction, not "predicted margin 0.00"
         predicted_line = f"  predicted margin: none (CLV model {fit}: {problems or 'no reason recorded'})"

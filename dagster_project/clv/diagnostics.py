@@ -57,6 +57,15 @@ def model_expected_purchases(fit, t, x, t_x, T) -> np.ndarray:
     return fit.expected_purchases(t, x, t_x, T)
 
 
+def model_expected_purchases_curve(fit, times, x, t_x, T) -> np.ndarray:
+    """E[purchases in (T, T+t] | x, t_x, T] for every customer (rows) and horizon (columns),
+    the horizon-free part of each model evaluated once."""
+    _check(fit)
+    if isinstance(fit, bgnbd.BgNbdFit):
+        return bgnbd.expected_purchases_curve(fit, times, x, t_x, T)
+    return fit.expected_purchases_curve(times, x, t_x, T)
+
+
 def model_expected_purchases_population(fit, t):
     """Unconditional E[X(t)]: expected repeat purchases in (0, t] after the first purchase."""
     _check(fit)

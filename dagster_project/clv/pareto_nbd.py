@@ -100,6 +100,9 @@ class ParetoNbdFit:
     def expected_purchases(self, t, x, t_x, T):
         return pareto_nbd_expected_purchases(self, t, x, t_x, T)
 
+    def expected_purchases_curve(self, times, x, t_x, T):
+        return pareto_nbd_expected_purchases_curve(self, times, x, t_x, T)
+
     def expected_purchases_population(self, t):
         return pareto_nbd_expected_purchases_population(self, t)
 
@@ -334,6 +337,17 @@ def pareto_nbd_expected_purchases(fit: ParetoNbdFit, t, x, t_x, T) -> np.ndarray
     if np.any(t < 0) or not np.all(np.isfinite(t)):
         raise ValueError("prediction horizons must be finite and >= 0")
     return pareto_nbd_p_alive(fit, x, t_x, T) * _alive_mean(fit, t, x, T)
+
+
+def pareto_nbd_expected_purchases_curve(fit: ParetoNbdFit, times, x, t_x, T) -> np.ndarray:
+    """Conditional expected purchases for every customer (rows) and every horizon in ``times``
+    (columns): P(alive), the costly part (the likelihood's terms), is evaluated once."""
+    x, t_x, T = as_rfm(x, t_x, T)
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or np.any(times < 0) or not np.all(np.isfinite(times)):
+        raise ValueError("prediction horizons must be a list of finite values >= 0")
+    alive = pareto_nbd_p_alive(fit, x, t_x, T)
+    return np.stack([alive * _alive_mean(fit, t, x, T) for t in times], axis=1)
 
 
 def pareto_nbd_expected_purchases_population(fit: ParetoNbdFit, t):

@@ -23,6 +23,7 @@ from ..settings import Settings
 SCHEMA = "clv"
 RFM_MODEL = "intermediate.int_customers_rfm_summarised"
 HOLDOUT_MODEL = "intermediate.int_customers_holdout_split"
+NOISE_SAMPLE_ROWS = 20_000  # distinct (x, t_x, T, holdout purchases) rows the holdout noise is estimated on
 PURCHASE_DAYS_MODEL = "intermediate.int_purchase_days_aggregated"
 PREDICTION_DAYS = 365
 # Calibration repeat purchases 0..6 each get a group; 7 and more share the last one.
@@ -367,9 +368,15 @@ def run_holdout(con: duckdb.DuckDBPyConnection, settings: ClvSettings, *, starts
             holdout.models[name] = HoldoutModel(fit, reason=f"{int((~np.isfinite(predicted)).sum())} non-finite predictions")
             continue
         days = float(holdout.days)
-        spread = float(np.dot(w, clv.purchases_variance(fit, days, x, t_x, T)))
+        # the noise a correct model expects, estimated on a systematic sample of the rows when
+        # there are many (rows are ordered by frequency: the sample is stratified); it only
+        # matters where it exceeds the fixed bound, i.e. for small businesses, which are exact
+        step = max(1, -(-len(x) // NOISE_SAMPLE_ROWS))
+        s = slice(None, None, step)
+        scale = len(x) / len(x[s])
+        spread = scale * float(np.dot(w[s], clv.purchases_variance(fit, days, x[s], t_x[s], T[s])))
         parameters = clv.prediction_sd(
-            fit, lambda f: float(np.dot(w, clv.model_expected_purchases(f, days, x, t_x, T))))
+            fit, lambda f: scale * float(np.dot(w[s], clv.model_expected_purchases(f, days, x[s], t_x[s], T[s]))))
         holdout.models[name] = HoldoutModel(
             fit,
             predicted=float(np.dot(w, predicted)),
@@ -477,7 +484,7 @@ def _discounted_purchases(fit, x, t_x, T, annual_discount_rate: float) -> np.nda
         return clv.predicted_clv_12m(fit, x, t_x, T, 1.0, 1.0, annual_discount_rate=annual_discount_rate)
     d = clv.monthly_discount_rate(annual_discount_rate)
     edges = clv.DAYS_PER_MONTH * np.arange(13)
-    cumulative = np.stack([clv.model_expected_purchases(fit, float(t), x, t_x, T) for t in edges], axis=1)
+    cumulative = clv.model_expected_purchases_curve(fit, edges, x, t_x, T)
     return np.diff(cumulative, axis=1) @ (1.0 + d) ** -np.arange(1, 13, dtype=float)
 
 

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_value'}}}) }}
+
 -- A fitted model owes every buyer a finite prediction, and a model that was not fitted
 -- publishes none. Finite: NaN and ±inf compare outside any range of doubles. The 80 %
 -- purchase interval is ordered and agrees with the mean as Markov's inequality demands of
