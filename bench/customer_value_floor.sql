@@ -353,6 +353,8 @@ predicted as (
         buyers.customer_key,
         purchase_predictions.p_alive,
         purchase_predictions.expected_purchases_365d,
+        purchase_predictions.purchases_365d_low,
+        purchase_predictions.purchases_365d_high,
         purchase_predictions.discounted_purchases_12m,
         -- customers outside the Gamma-Gamma fit get the population mean order value
         coalesce(order_values.expected_order_value, population.order_value) as expected_order_value,
@@ -377,6 +379,23 @@ valued as (
         predicted.discounted_purchases_12m * predicted.expected_order_value * predicted.margin_rate
         as predicted_clv_12m
     from predicted
+),
+
+-- rhythm: on rhythm within 2 usual gaps, then overdue while P(alive) >= 0.2 (the default
+-- CVW_LAPSED_P_ALIVE; without a model up to 4 gaps), else lapsed
+rhythm as (
+    select
+        buyers.customer_key,
+        case
+            when buyers.orders_count < 3 or buyers.median_gap_days is null then 'not_established'
+            when buyers.recency_days <= 2 * buyers.median_gap_days then 'on_rhythm'
+            when valued.p_alive is not null and valued.p_alive >= 0.2 then 'overdue'
+            when valued.p_alive is not null then 'lapsed'
+            when buyers.recency_days <= 4 * buyers.median_gap_days then 'overdue'
+            else 'lapsed'
+        end as rhythm_status
+    from buyers
+    left join valued on buyers.customer_key = valued.customer_key
 ),
 
 -- tiers and segments among buyers (percent ranks: 0 for the best, ties share a rank)
@@ -448,6 +467,7 @@ select
     to_money(buyers.average_order_value) as average_order_value,
     to_money(coalesce(buyers.net_revenue_365d, 0)) as net_revenue_365d,
     to_money(coalesce(buyers.gross_margin_365d, 0)) as gross_margin_365d,
+    to_money(buyers.gross_margin * 365 / greatest(365, buyers.tenure_days)) as annual_value,
     cast(buyers.median_gap_days as double) as median_gap_days,
     to_money(wallets.wallet_estimate) as wallet_estimate,
     wallets.wallet_method,
@@ -473,19 +493,28 @@ select
     end as nps_category,
     cast(valued.p_alive as double) as p_alive,
     cast(valued.expected_purchases_365d as double) as expected_purchases_365d,
+    cast(valued.purchases_365d_low as integer) as purchases_365d_low,
+    cast(valued.purchases_365d_high as integer) as purchases_365d_high,
     to_money(valued.expected_order_value) as expected_order_value,
-    cast(valued.margin_rate as double) as margin_rate,
+    -- customers without purchases get the population rate
+    cast(coalesce(valued.margin_rate, population.margin_rate) as double) as margin_rate,
     to_money(valued.predicted_clv_12m) as predicted_clv_12m,
+    to_money(case
+        when valued.expected_purchases_365d = 0 then 0
+        else valued.predicted_clv_12m * valued.purchases_365d_low / valued.expected_purchases_365d
+    end) as predicted_clv_12m_low,
+    to_money(case
+        when valued.expected_purchases_365d = 0 then 0
+        else valued.predicted_clv_12m * valued.purchases_365d_high / valued.expected_purchases_365d
+    end) as predicted_clv_12m_high,
     segmented.value_tier,
     coalesce(segmented.value_segment, 'prospect') as value_segment,
-    coalesce(
-        segmented.value_tier in ('platinum', 'gold')
-        and buyers.orders_count >= 3
-        and buyers.recency_days > 2 * buyers.median_gap_days,
-        false
-    ) as is_at_risk,
+    rhythm.rhythm_status,
+    coalesce(segmented.value_tier in ('platinum', 'gold') and rhythm.rhythm_status = 'overdue', false) as is_at_risk,
+    coalesce(segmented.value_tier in ('platinum', 'gold') and rhythm.rhythm_status = 'lapsed', false) as is_lapsed,
     buyers.last_order_date + cast(round(buyers.median_gap_days) as integer) as expected_next_order_date
 from customers
+cross join population
 left join crm on customers.customer_key = crm.customer_key
 left join buyers on customers.customer_key = buyers.customer_key
 left join wallets on customers.customer_key = wallets.customer_key
@@ -494,4 +523,5 @@ left join reviews on customers.customer_key = reviews.customer_key
 left join feedback on customers.customer_key = feedback.customer_key
 left join valued on customers.customer_key = valued.customer_key
 left join segmented on customers.customer_key = segmented.customer_key
+left join rhythm on customers.customer_key = rhythm.customer_key
 order by customers.customer_key;

@@ -1,7 +1,7 @@
 """The layout's import rule (docs/architecture.md), checked on the source so it stays true.
 
 Lower floor (plain library code, no Dagster): foundations `settings`, `core`, `clv`; stages
-`ingest`, `transform`, `prediction`, `quality`, `publish`; the `demo` tool. Upper floor:
+`ingest`, `transform`, `prediction`, `history`, `quality`, `publish`; the `demo` tool. Upper floor:
 `defs/`, Dagster objects only, one module per stage plus the shared `keys`, `partitions`,
 `resources` and `dbt_project`. Imports run downward, never sideways between stages of a
 floor, never upward.
@@ -16,9 +16,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dagster_project"
 FOUNDATIONS = {"settings", "core", "clv"}
-LIBRARY_STAGES = {"ingest", "transform", "prediction", "quality", "publish"}
+LIBRARY_STAGES = {"ingest", "transform", "prediction", "history", "quality", "publish"}
 DEFS_SHARED = {"keys", "partitions", "resources", "dbt_project"}
-DEFS_STAGES = {"ingest", "transform", "prediction", "quality", "publish", "nightly"}
+DEFS_STAGES = {"ingest", "transform", "prediction", "history", "quality", "publish", "nightly"}
 ENTRY_POINTS = {"cli", "definitions", "__init__"}
 DAGSTER = ("dagster", "dagster_dbt", "dagster_webserver")
 

@@ -58,13 +58,45 @@ def test_tiers_segments_and_the_call_list(published):
     for tier, share in {"platinum": 0.05, "gold": 0.15, "silver": 0.30, "bronze": 0.50}.items():
         assert abs(tiers[tier] - share * buyers) <= 2, (tier, tiers)
     assert serving("select count(*) from customer_value where (orders_count = 0) <> (value_segment = 'prospect')")[0][0] == 0
-    at_risk = serving("select customer_key, priority, total_value, days_overdue, reason from at_risk_customers order by priority")
+    at_risk = serving("select customer_key, priority, annual_value, days_overdue, reason, p_alive "
+                      "from at_risk_customers order by priority")
     flagged = serving("select count(*) from customer_value where is_at_risk")[0][0]
     assert len(at_risk) == flagged > 0
     assert [row[1] for row in at_risk] == list(range(1, len(at_risk) + 1))
-    values = [row[2] for row in at_risk]
-    assert values == sorted(values, reverse=True)
+    order = [(-row[2], -row[5], row[0]) for row in at_risk]
+    assert order == sorted(order)  # highest annual value, then the likelier to be active
     assert all(row[3] > 0 and "overdue" in row[4] and "P(alive)" in row[4] for row in at_risk)
+    threshold = settings_from_env().lapsed_p_alive
+    assert all(row[5] >= threshold for row in at_risk)  # nobody long gone on the call list
+
+
+def test_rhythm_status_follows_its_definition(published):
+    """rhythm_status, is_at_risk and is_lapsed recomputed from the published columns."""
+    threshold = settings_from_env().lapsed_p_alive
+    rows = serving(
+        "select orders_count, median_gap_days, recency_days, p_alive, value_tier, rhythm_status, is_at_risk, "
+        "is_lapsed, annual_value, gross_margin, tenure_days from customer_value"
+    )
+    seen = set()
+    for orders, gap, recency, p_alive, tier, rhythm, at_risk, lapsed, annual, margin, tenure in rows:
+        if orders == 0:
+            expected = None
+            assert annual is None
+        else:
+            if orders < 3 or gap is None:
+                expected = "not_established"
+            elif recency <= 2 * gap:
+                expected = "on_rhythm"
+            elif p_alive is not None:
+                expected = "overdue" if p_alive >= threshold else "lapsed"
+            else:
+                expected = "overdue" if recency <= 4 * gap else "lapsed"
+            assert abs(float(annual) - float(margin) * 365 / max(365, tenure)) <= 0.005 + 1e-9
+        assert rhythm == expected
+        valuable = tier in ("platinum", "gold")
+        assert at_risk == (valuable and rhythm == "overdue") and lapsed == (valuable and rhythm == "lapsed")
+        seen.add(rhythm)
+    assert {"on_rhythm", "overdue", "lapsed", "not_established", None} <= seen
     summary = serving("select sum(customers), sum(share_of_customers), sum(net_revenue) from value_segment_summary")[0]
     totals = serving("select count(*), sum(net_revenue) from customer_value")[0]
     assert (summary[0], summary[2]) == totals and summary[1] == pytest.approx(1.0)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import dagster as dg
 
 from ..settings import Settings
-from . import ingest, nightly, prediction, publish, quality, transform
+from . import history, ingest, nightly, prediction, publish, quality, transform
 from .resources import build_resources
 
-STAGES = (ingest, transform, prediction, quality, publish, nightly)
+STAGES = (ingest, transform, prediction, history, quality, publish, nightly)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

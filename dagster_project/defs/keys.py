@@ -3,7 +3,8 @@
 - a raw table `raw/<source>_<entity>` is the extraction's; `raw/quarantine` its summary;
 - a dbt model's key is `<layer>/<name>` (its folder under `models/`); a dbt source table
   `<schema>.<identifier>` is the asset that writes it (`raw/...`, `clv/...`);
-- the CLV fit writes `clv/*`; publication is `published/serving_database`.
+- the CLV fit writes `clv/*`, the status history `history/*`; publication is
+  `published/serving_database`.
 """
 
 from collections.abc import Mapping
@@ -18,6 +19,9 @@ from ..core.dbt_manifest import PublishedTable, load_manifest, model_layer, publ
 QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 SERVING = dg.AssetKey(["published", "serving_database"])
 MODEL_FITS = dg.AssetKey(["clv", "model_fits"])
+CUSTOMER_VALUE = dg.AssetKey(["marts", "customer_value"])
+STATUS_HISTORY = dg.AssetKey(["history", "customer_statuses"])
+STATUS_DATES = dg.AssetKey(["history", "status_dates"])
 CLV_INPUTS = (dg.AssetKey(["intermediate", "int_customers_rfm_summarised"]),
               dg.AssetKey(["intermediate", "int_customers_holdout_split"]),
               # the holdout tracking curve counts repeat purchase days week by week

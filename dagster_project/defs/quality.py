@@ -89,7 +89,7 @@ def suite_check(table: str, asset_key: dg.AssetKey, relation: str) -> dg.AssetCh
         with warehouse.connect(read_only=True) as con:
             frame = con.execute(f"select * from {relation}").fetchdf()
             as_of = as_of_of_marts(con)
-            parameters = suite_parameters(con, suite, as_of)
+            parameters = suite_parameters(con, suite, as_of, quality.suite_settings())
         outcome = validate(frame, suite, parameters)
         report = write_report(
             reports_dir(warehouse.data_dir, as_of), f"{table}_expectations",

@@ -59,13 +59,14 @@ class TransformResource(dg.ConfigurableResource):
     incremental_lookback_hours: int
     memory_limit: str
     targets_kept: int
+    lapsed_p_alive: float
 
     def environment(self, warehouse_path: str, as_of_date: str) -> dict[str, str]:
         return {
             **project_environment(
                 warehouse_path=warehouse_path, base_currency=self.base_currency,
                 clv_holdout_days=self.clv_holdout_days, incremental_lookback_hours=self.incremental_lookback_hours,
-                memory_limit=self.memory_limit,
+                memory_limit=self.memory_limit, lapsed_p_alive=self.lapsed_p_alive,
             ),
             "CVW_DBT_AS_OF_DATE": as_of_date,
         }
@@ -92,9 +93,14 @@ class QualityResource(dg.ConfigurableResource):
     volume_factor: float
     freshness_days: int
     expectations_dir: str
+    lapsed_p_alive: float
 
     def gate_settings(self) -> GateSettings:
         return GateSettings(self.max_quarantine_share, self.volume_factor, self.freshness_days)
+
+    def suite_settings(self) -> dict[str, float]:
+        """Configured values the expectation suites may name as parameters."""
+        return {"lapsed_p_alive": self.lapsed_p_alive}
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -114,7 +120,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | D
         "transform": TransformResource(
             base_currency=settings.base_currency, clv_holdout_days=settings.clv_holdout_days,
             incremental_lookback_hours=settings.incremental_lookback_hours, memory_limit=settings.memory_limit,
-            targets_kept=settings.dbt_targets_kept,
+            targets_kept=settings.dbt_targets_kept, lapsed_p_alive=settings.lapsed_p_alive,
         ),
         "clv": ClvModelResource(
             annual_discount_rate=settings.clv_annual_discount_rate, max_holdout_error=settings.clv_max_holdout_error,
@@ -124,6 +130,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | D
         "quality": QualityResource(
             max_quarantine_share=settings.gate_max_quarantine_share, volume_factor=settings.gate_volume_factor,
             freshness_days=settings.gate_freshness_days, expectations_dir=str(settings.expectations_dir),
+            lapsed_p_alive=settings.lapsed_p_alive,
         ),
         "serving": ServingResource(path=str(settings.serving_path), versions_kept=settings.publication_versions_kept),
         "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),

@@ -1,8 +1,11 @@
--- Value tiers, value segments (Peppers & Rogers) and the at-risk flag of every customer as
--- of D. Among customers with purchases: value_tier by percent rank of gross_margin +
--- predicted_clv_12m (top 5 % platinum, next 15 % gold, next 30 % silver, the rest bronze);
--- value_segment below_zero / most_valuable / most_growable / maintain; customers without
--- purchases are prospects. Percent ranks are 0 for the best and ties share a rank.
+-- Value tiers, value segments (Peppers & Rogers), rhythm and the at-risk and lapsed flags of
+-- every customer as of D. Among customers with purchases: value_tier by percent rank of
+-- gross_margin + predicted_clv_12m (top 5 % platinum, next 15 % gold, next 30 % silver, the
+-- rest bronze); value_segment below_zero / most_valuable / most_growable / maintain;
+-- customers without purchases are prospects. Percent ranks are 0 for the best and ties share
+-- a rank. rhythm_status: a regular (3+ orders on 2+ days) is on_rhythm within twice her
+-- usual gap, then overdue while P(alive) >= the lapse threshold (without a model: up to 4x
+-- her gap), else lapsed; fewer orders (or all on one day: no gap yet) is not_established.
 
 with customers as (
     select * from {{ ref('int_customers_resolved') }}
@@ -28,6 +31,7 @@ buyers as (
         purchases.recency_days,
         purchases.median_gap_days,
         purchases.last_order_date,
+        predicted.p_alive,
         predicted.predicted_clv_12m,
         purchases.gross_margin + coalesce(predicted.predicted_clv_12m, 0) as total_value,
         purchases.gross_margin < 0 as is_below_zero,
@@ -82,8 +86,14 @@ classified as (
             when is_most_growable then 'most_growable'
             else 'maintain'
         end as value_segment,
-        orders_count,
-        recency_days,
+        case
+            when orders_count < 3 or median_gap_days is null then 'not_established'
+            when recency_days <= 2 * median_gap_days then 'on_rhythm'
+            when p_alive is not null and p_alive >= {{ lapsed_p_alive() }} then 'overdue'
+            when p_alive is not null then 'lapsed'
+            when recency_days <= 4 * median_gap_days then 'overdue'
+            else 'lapsed'
+        end as rhythm_status,
         median_gap_days,
         last_order_date
     from growable
@@ -94,12 +104,13 @@ final as (
         customers.customer_key,
         classified.value_tier,
         coalesce(classified.value_segment, 'prospect') as value_segment,
+        classified.rhythm_status,
         coalesce(
-            classified.value_tier in ('platinum', 'gold')
-            and classified.orders_count >= 3
-            and classified.recency_days > 2 * classified.median_gap_days,
-            false
+            classified.value_tier in ('platinum', 'gold') and classified.rhythm_status = 'overdue', false
         ) as is_at_risk,
+        coalesce(
+            classified.value_tier in ('platinum', 'gold') and classified.rhythm_status = 'lapsed', false
+        ) as is_lapsed,
         -- the usual rhythm, rounded to whole days (half away from zero)
         classified.last_order_date + cast(round(classified.median_gap_days) as integer) as expected_next_order_date
     from customers

@@ -1,6 +1,6 @@
--- at_risk_customers: the customers to call today, as of D: platinum and gold customers with
--- at least 3 orders whose last purchase is more than twice their own median gap ago, most
--- valuable first (gross margin to date + predicted_clv_12m), with why.
+-- at_risk_customers: the customers to call today, as of D: platinum and gold customers whose
+-- rhythm broke (overdue) while they are still likely to be active, highest annual value
+-- first (ties: the more likely to be active, then customer_key), with why.
 
 with customer_value as (
     select * from {{ ref('customer_value') }}
@@ -14,7 +14,6 @@ at_risk as (
     select
         customer_value.*,
         customers.first_name,
-        customer_value.gross_margin + coalesce(customer_value.predicted_clv_12m, 0) as total_value,
         customer_value.as_of_date - customer_value.expected_next_order_date as days_overdue
     from customer_value
     inner join customers
@@ -25,12 +24,14 @@ at_risk as (
 final as (
     select
         as_of_date,
-        cast(row_number() over (order by total_value desc, customer_key asc) as integer) as priority,
+        cast(
+            row_number() over (order by annual_value desc, p_alive desc nulls last, customer_key asc) as integer
+        ) as priority,
         customer_key,
         first_name,
         value_tier,
         value_segment,
-        cast(total_value as decimal(18, 2)) as total_value,
+        annual_value,
         gross_margin,
         predicted_clv_12m,
         net_revenue,
@@ -43,7 +44,8 @@ final as (
         p_alive,
         'last purchase ' || recency_days || ' days ago, usually every '
         || cast(round(median_gap_days) as integer) || ' days: ' || days_overdue || ' days overdue'
-        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '') as reason
+        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '')
+        || coalesce('; earns us ' || cast(annual_value as varchar) || ' a year', '') as reason
     from at_risk
 )
 

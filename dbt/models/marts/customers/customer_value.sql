@@ -62,6 +62,8 @@ final as (
         {{ to_money('purchases.average_order_value') }} as average_order_value,
         {{ to_money('coalesce(purchases.net_revenue_365d, 0)') }} as net_revenue_365d,
         {{ to_money('coalesce(purchases.gross_margin_365d, 0)') }} as gross_margin_365d,
+        -- the margin earned per year as a customer: what she takes with her if she leaves
+        {{ to_money('purchases.gross_margin * 365 / greatest(365, purchases.tenure_days)') }} as annual_value,
         cast(purchases.median_gap_days as double) as median_gap_days,
         {{ to_money('wallets.wallet_estimate') }} as wallet_estimate,
         coalesce(wallets.wallet_method, 'unknown') as wallet_method,
@@ -88,7 +90,9 @@ final as (
         {{ to_money('predicted.predicted_clv_12m_high') }} as predicted_clv_12m_high,
         segments.value_tier,
         segments.value_segment,
+        segments.rhythm_status,
         segments.is_at_risk,
+        segments.is_lapsed,
         segments.expected_next_order_date
     from customers
     left join crm

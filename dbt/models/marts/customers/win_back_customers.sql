@@ -1,0 +1,88 @@
+-- win_back_customers: valuable customers who have most likely left, as of D: platinum and
+-- gold customers whose rhythm broke and whose P(alive) fell below the lapse threshold (or,
+-- without a model, more than 4 usual gaps overdue). Highest annual value first (ties: the
+-- likelier to be active, then customer_key), with the date they lapsed.
+
+with customer_value as (
+    select * from {{ ref('customer_value') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
+statuses as (
+    select * from {{ ref('stg_history__customer_statuses') }}
+    where valid_from <= {{ as_of_date() }}
+),
+
+-- the lapse is the trailing run of lapsed intervals: it began after the last date the
+-- customer was recorded not lapsed
+last_not_lapsed as (
+    select
+        customer_key,
+        max(valid_to) as last_not_lapsed_on
+    from statuses
+    where not coalesce(is_lapsed, false)
+    group by customer_key
+),
+
+lapses as (
+    select
+        statuses.customer_key,
+        min(statuses.valid_from) as lapsed_on
+    from statuses
+    left join last_not_lapsed
+        on statuses.customer_key = last_not_lapsed.customer_key
+    where
+        statuses.is_lapsed
+        and (last_not_lapsed.last_not_lapsed_on is null or statuses.valid_from > last_not_lapsed.last_not_lapsed_on)
+    group by statuses.customer_key
+),
+
+lapsed as (
+    select
+        customer_value.*,
+        customers.first_name,
+        lapses.lapsed_on,
+        customer_value.as_of_date - customer_value.expected_next_order_date as days_overdue
+    from customer_value
+    inner join customers
+        on customer_value.customer_key = customers.customer_key
+    left join lapses
+        on customer_value.customer_key = lapses.customer_key
+    where customer_value.is_lapsed
+),
+
+final as (
+    select
+        as_of_date,
+        cast(
+            row_number() over (order by annual_value desc, p_alive desc nulls last, customer_key asc) as integer
+        ) as priority,
+        customer_key,
+        first_name,
+        value_tier,
+        value_segment,
+        annual_value,
+        gross_margin,
+        predicted_clv_12m,
+        net_revenue,
+        orders_count,
+        last_order_date,
+        recency_days,
+        median_gap_days,
+        expected_next_order_date,
+        cast(days_overdue as integer) as days_overdue,
+        p_alive,
+        lapsed_on,
+        'last purchase ' || recency_days || ' days ago, usually every '
+        || cast(round(median_gap_days) as integer) || ' days: ' || days_overdue || ' days overdue'
+        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '')
+        || coalesce('; earned us ' || cast(annual_value as varchar) || ' a year', '')
+        || coalesce('; lapsed on ' || cast(lapsed_on as varchar), '') as reason
+    from lapsed
+)
+
+select * from final
+order by priority
