@@ -353,6 +353,8 @@ predicted as (
         buyers.customer_key,
         purchase_predictions.p_alive,
         purchase_predictions.expected_purchases_365d,
+        purchase_predictions.purchases_365d_low,
+        purchase_predictions.purchases_365d_high,
         purchase_predictions.discounted_purchases_12m,
         -- customers outside the Gamma-Gamma fit get the population mean order value
         coalesce(order_values.expected_order_value, population.order_value) as expected_order_value,
@@ -473,9 +475,20 @@ select
     end as nps_category,
     cast(valued.p_alive as double) as p_alive,
     cast(valued.expected_purchases_365d as double) as expected_purchases_365d,
+    cast(valued.purchases_365d_low as integer) as purchases_365d_low,
+    cast(valued.purchases_365d_high as integer) as purchases_365d_high,
     to_money(valued.expected_order_value) as expected_order_value,
-    cast(valued.margin_rate as double) as margin_rate,
+    -- customers without purchases get the population rate
+    cast(coalesce(valued.margin_rate, population.margin_rate) as double) as margin_rate,
     to_money(valued.predicted_clv_12m) as predicted_clv_12m,
+    to_money(case
+        when valued.expected_purchases_365d = 0 then 0
+        else valued.predicted_clv_12m * valued.purchases_365d_low / valued.expected_purchases_365d
+    end) as predicted_clv_12m_low,
+    to_money(case
+        when valued.expected_purchases_365d = 0 then 0
+        else valued.predicted_clv_12m * valued.purchases_365d_high / valued.expected_purchases_365d
+    end) as predicted_clv_12m_high,
     segmented.value_tier,
     coalesce(segmented.value_segment, 'prospect') as value_segment,
     coalesce(
@@ -486,6 +499,7 @@ select
     ) as is_at_risk,
     buyers.last_order_date + cast(round(buyers.median_gap_days) as integer) as expected_next_order_date
 from customers
+cross join population
 left join crm on customers.customer_key = crm.customer_key
 left join buyers on customers.customer_key = buyers.customer_key
 left join wallets on customers.customer_key = wallets.customer_key

@@ -42,7 +42,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_CLV_MAX_HOLDOUT_ERROR": "largest relative holdout error that still publishes predictions (default 0.15)",
     "CVW_CLV_MIN_REPEAT_CUSTOMERS": "fewest customers with a repeat purchase to fit the CLV model (default 20)",
     "CVW_CLV_PURCHASE_MODEL": "purchase model: bgnbd (default), pareto_nbd, or auto (both, the lower holdout error publishes)",
-    "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of holdout noise (Poisson + parameter uncertainty) for small data (default 3)",
+    "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of holdout noise (predictive spread + parameter uncertainty) for small data (default 3)",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication snapshots kept under <serving dir>/versions/ for rollback (default 14)",
     "CVW_DBT_TARGETS_KEPT": "dbt invocation folders (logs, compiled SQL, run_results.json) kept under dbt/target/ (default 10)",
 }
