@@ -207,7 +207,7 @@ def summary_text(serving_path: Path) -> str:
         f", at the limit {limits}" if limits else "")
     if status == "fitted":
         predicted_line = (f"  predicted margin: {predicted or 0:,.2f} over the next 12 months "
-                          f"(80 % range {low or 0:,.2f} to {high or 0:,.2f}; CLV model {fit})")
+                          f"(the customers' 80 % ranges add up to {low or 0:,.2f} to {high or 0:,.2f}; CLV model {fit})")
         if problems:  # e.g. no holdout check on a short history: the numbers stand, less tested
             predicted_line += f"\n  CLV warnings:     {problems}"
     else:
