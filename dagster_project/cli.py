@@ -193,6 +193,8 @@ def summary_text(serving_path: Path) -> str:
         ).fetchall()[0]
         tables = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
         publications = con.execute("select count(*) from publication_log").fetchall()[0][0]
+        lapsed = con.execute("select count(*), sum(annual_value) from win_back_customers").fetchall()[0] \
+            if "win_back_customers" in tables else None
         model = con.execute(
             "select status, purchase_model, coalesce(bgnbd_customers, pareto_nbd_customers), holdout_error, "
             "holdout_mae, concat_ws(', ', bgnbd_limit, pareto_nbd_limit, gamma_gamma_limit), problems "
@@ -217,6 +219,8 @@ def summary_text(serving_path: Path) -> str:
         [
             f"Published customer value as of {as_of}",
             f"  customers:        {customers:,} ({buyers:,} with purchases, {at_risk:,} at risk)",
+            *([f"  today:            {at_risk:,} to call (at_risk_customers), {lapsed[0]:,} to win back "
+               f"(win_back_customers, {lapsed[1] or 0:,.2f} a year of margin gone with them)"] if lapsed else []),
             f"  net revenue:      {revenue:,.2f}",
             f"  gross margin:     {margin:,.2f} (historical CLV)",
             predicted_line,

@@ -14,7 +14,10 @@ from dagster_project.settings import settings_from_env
 from .conftest import DEMO_AS_OF, query, run_nightly
 
 NEXT_AS_OF = "2026-07-03"
-PUBLISHED = ("customer_value", "customer_cards", "at_risk_customers", "value_segment_summary", "clv_model", "clv_holdout")
+PUBLISHED = ("customer_value", "customer_cards", "at_risk_customers", "win_back_customers", "customer_traits",
+             "value_segment_summary", "clv_model", "clv_holdout")
+HISTORY = "(select * from history.customer_statuses)"
+HISTORY_DATES = "(select as_of_date from history.status_dates)"
 
 
 def contents(path, table: str) -> str:
@@ -89,3 +92,53 @@ def test_the_incremental_night_reconverted_only_what_changed(nights):
     assert query(root / "warehouse_serving.duckdb", "select max(as_of_date) from customer_value")[0][0] == \
         date.fromisoformat(NEXT_AS_OF)
     assert DEMO_AS_OF < NEXT_AS_OF
+
+
+def test_a_full_refresh_keeps_the_status_history(nights):
+    """dbt's --full-refresh rebuilds every model; the history it does not own survives, and
+    equals the incremental night's."""
+    root, _, _ = nights
+    for table in (HISTORY, HISTORY_DATES):
+        assert contents(root / "warehouse.duckdb", table) == contents(root / "rebuilt.duckdb", table), table
+    dates = [d for (d,) in query(root / "rebuilt.duckdb", "select as_of_date from history.status_dates order by 1")]
+    assert [str(d) for d in dates] == [DEMO_AS_OF, NEXT_AS_OF]
+    # it grows with changes, not with days: at most one more interval per customer that changed
+    customers, intervals = query(root / "rebuilt.duckdb", "select count(distinct customer_key), count(*) "
+                                 "from history.customer_statuses")[0]
+    assert customers <= intervals < 2 * customers
+
+
+def test_rerunning_a_night_and_backfilling_an_earlier_one_keep_the_history_right(nights, tmp_path):
+    """Re-running NEXT_AS_OF gives the same history; then a backfill of a date in between
+    (recorded late) inserts into the past: the later date's states are untouched, and the
+    history equals one recorded in date order."""
+    root, _, _ = nights
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(root / "rebuilt.duckdb", warehouse)
+    shutil.copy(root / "rebuilt_serving.duckdb", tmp_path / "serving.duckdb")
+    before = contents(warehouse, HISTORY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CVW_SOURCE_URL", f"sqlite:///{root / 'sources' / 'commerce.sqlite'}")
+        patch.setenv("CVW_LANDING_DIR", str(root / "sources" / "landing"))
+        patch.setenv("CVW_WAREHOUSE_PATH", str(warehouse))
+        patch.setenv("CVW_SERVING_PATH", str(tmp_path / "serving.duckdb"))
+        assert run_nightly(NEXT_AS_OF).success
+        assert contents(warehouse, HISTORY) == before
+        later = query(warehouse, "select customer_key, value_tier, value_segment, rhythm_status from "
+                                 "history.customer_statuses where ? between valid_from and valid_to order by 1",
+                      [NEXT_AS_OF])
+        backfill = "2026-07-01"
+        assert run_nightly(backfill).success
+    dates = [str(d) for (d,) in query(warehouse, "select as_of_date from history.status_dates order by 1")]
+    assert dates == [DEMO_AS_OF, backfill, NEXT_AS_OF]
+    assert query(warehouse, "select customer_key, value_tier, value_segment, rhythm_status from "
+                            "history.customer_statuses where ? between valid_from and valid_to order by 1",
+                 [NEXT_AS_OF]) == later
+    # no overlapping intervals, none starting or ending on a date that was never recorded
+    assert query(warehouse, """
+        select count(*) from history.customer_statuses a join history.customer_statuses b
+          on a.customer_key = b.customer_key and a.valid_from < b.valid_from and a.valid_to >= b.valid_from""")[0][0] == 0
+    assert query(warehouse, """
+        select count(*) from history.customer_statuses
+        where valid_from not in (select as_of_date from history.status_dates)
+           or valid_to not in (select as_of_date from history.status_dates)""")[0][0] == 0

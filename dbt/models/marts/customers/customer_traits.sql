@@ -24,8 +24,8 @@ ranked as (
         case
             when predicted_clv_12m is not null
                 then percent_rank() over (
-                    partition by predicted_clv_12m is not null order by predicted_clv_12m asc
-                )
+                        partition by predicted_clv_12m is not null order by predicted_clv_12m asc
+                    )
         end as clv_percentile
     from customer_value
 ),
