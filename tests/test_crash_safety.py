@@ -206,6 +206,10 @@ def test_each_kill_happened_where_it_was_meant_to(trials, reference):
 def test_the_rerun_completes_with_the_marts_of_an_uninterrupted_run(trials, reference):
     assert is_new_publication(trials["final"], trials["previous"], reference.published)
     assert harness.table_hashes(trials["warehouse"], ("marts",)) == reference.marts
+    # the status history, state no rebuild may lose, as the uninterrupted run recorded it
+    statuses = "history.customer_statuses"
+    assert harness.table_hashes(trials["warehouse"], ("history",))[statuses] == \
+        harness.table_hashes(reference.warehouse, ("history",))[statuses]
     assert serving_problems(trials["serving"]) == []
     assert debris(trials["serving"]) == []
 
