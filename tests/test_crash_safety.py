@@ -120,8 +120,10 @@ TRIALS = [
      ["nightly"], r"START sql incremental model "),
     ("quality gate: before the third Great Expectations suite",
      ["nightly"], StopAt("dagster_project.defs.quality:validate", nth=3, when="before")),
+    # a whole night: the killed gate before it may have left marts unbuilt that are built only
+    # after the status history (win_back_customers, customer_traits)
     ("publication: snapshot written, serving file not yet replaced",
-     ["nightly", "--select", "publish"], StopAt("dagster_project.publish.serving:replace_durably")),
+     ["nightly"], StopAt("dagster_project.publish.serving:replace_durably")),
 ]
 
 
@@ -194,8 +196,8 @@ def test_each_kill_happened_where_it_was_meant_to(trials, reference):
 
     # inside the fit's transaction: nothing of it was kept
     assert {name: rows for name, (rows, _) in fit["clv"].items()} == {
-        "clv.holdout_by_frequency": 0, "clv.model_fits": 0, "clv.order_value_predictions": 0,
-        "clv.purchase_predictions": 0}
+        "clv.holdout_by_frequency": 0, "clv.holdout_lift": 0, "clv.holdout_tracking": 0, "clv.model_fits": 0,
+        "clv.order_value_predictions": 0, "clv.purchase_predictions": 0}
 
     # dbt was running; the gate had evaluated two suites of six; the publication was midway
     assert dbt["child"].saw(r"Running dbt command") and not dbt["child"].saw(r"dbt_models - STEP_SUCCESS")

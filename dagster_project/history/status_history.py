@@ -143,7 +143,7 @@ def record_statuses(
     if found - {as_of}:
         raise ValueError(f"{source} holds as-of date(s) {sorted(map(str, found))}, not {as_of}: rebuild it first")
     duplicates = con.execute(
-        f"select count(*) - count(distinct customer_key) from {source}").fetchone()[0]
+        f"select count(*) - count(distinct customer_key) from {source}").fetchall()[0][0]
     if duplicates:
         raise ValueError(f"{source} holds {duplicates} duplicate customer_key row(s): one state per customer")
     literal = f"date '{as_of.isoformat()}'"
@@ -154,7 +154,7 @@ def record_statuses(
         prev_date, later = con.execute(
             f"select max(as_of_date) filter (as_of_date < ?), count(*) filter (as_of_date > ?) from {DATES}",
             [as_of, as_of],
-        ).fetchone()
+        ).fetchall()[0]
         changed = _changed(con, source, prev_date, as_of)
         con.execute(f"create temporary table _coalesced as {_coalesced_sql(literal, source)}")
         con.execute(f"delete from {STATUSES}")
@@ -164,8 +164,8 @@ def record_statuses(
     except BaseException:
         con.execute("rollback")
         raise
-    customers = con.execute(f"select count(*) from {source}").fetchone()[0]
-    intervals, dates = con.execute(f"select (select count(*) from {STATUSES}), (select count(*) from {DATES})").fetchone()
+    customers = con.execute(f"select count(*) from {source}").fetchall()[0][0]
+    intervals, dates = con.execute(f"select (select count(*) from {STATUSES}), (select count(*) from {DATES})").fetchall()[0]
     return Recorded(as_of, customers, intervals, dates, changed, later > 0)
 
 
@@ -174,7 +174,7 @@ def _changed(con: duckdb.DuckDBPyConnection, source: str, prev_date: date | None
     (none recorded there: new). Read before D is replaced, from intervals that end before D
     or span it."""
     if prev_date is None:
-        return con.execute(f"select count(*) from {source}").fetchone()[0]
+        return con.execute(f"select count(*) from {source}").fetchall()[0][0]
     same = " and ".join(f"h.{c} is not distinct from s.{c}" for c in STATE_COLUMNS)
     return con.execute(
         f"""
@@ -184,13 +184,13 @@ def _changed(con: duckdb.DuckDBPyConnection, source: str, prev_date: date | None
         where h.customer_key is null or not ({same})
         """,
         [prev_date, prev_date],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def states_on(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, tuple]:
     """{customer_key: (value_tier, value_segment, rhythm_status)} recorded for as_of (empty if
     the date is not recorded)."""
-    recorded = con.execute(f"select count(*) from {DATES} where as_of_date = ?", [as_of]).fetchone()[0]
+    recorded = con.execute(f"select count(*) from {DATES} where as_of_date = ?", [as_of]).fetchall()[0][0]
     if not recorded:
         return {}
     rows = con.execute(
