@@ -24,9 +24,7 @@ at_risk as (
 final as (
     select
         as_of_date,
-        cast(
-            row_number() over (order by annual_value desc, p_alive desc nulls last, customer_key asc) as integer
-        ) as priority,
+        {{ list_priority() }} as priority,
         customer_key,
         first_name,
         value_tier,
@@ -42,10 +40,7 @@ final as (
         expected_next_order_date,
         cast(days_overdue as integer) as days_overdue,
         p_alive,
-        'last purchase ' || recency_days || ' days ago, usually every '
-        || cast(round(median_gap_days) as integer) || ' days: ' || days_overdue || ' days overdue'
-        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '')
-        || coalesce('; earns us ' || cast(annual_value as varchar) || ' a year', '') as reason
+        {{ overdue_reason('earns us') }} as reason
     from at_risk
 )
 

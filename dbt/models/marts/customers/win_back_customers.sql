@@ -57,9 +57,7 @@ lapsed as (
 final as (
     select
         as_of_date,
-        cast(
-            row_number() over (order by annual_value desc, p_alive desc nulls last, customer_key asc) as integer
-        ) as priority,
+        {{ list_priority() }} as priority,
         customer_key,
         first_name,
         value_tier,
@@ -76,10 +74,7 @@ final as (
         cast(days_overdue as integer) as days_overdue,
         p_alive,
         lapsed_on,
-        'last purchase ' || recency_days || ' days ago, usually every '
-        || cast(round(median_gap_days) as integer) || ' days: ' || days_overdue || ' days overdue'
-        || coalesce('; P(alive) ' || printf('%.0f%%', p_alive * 100), '')
-        || coalesce('; earned us ' || cast(annual_value as varchar) || ' a year', '')
+        {{ overdue_reason('earned us') }}
         || coalesce('; lapsed on ' || cast(lapsed_on as varchar), '') as reason
     from lapsed
 )
