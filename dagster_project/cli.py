@@ -50,6 +50,7 @@ def prepare(force: bool = False) -> Path:
         warehouse_path=str(settings.warehouse_path), base_currency=settings.base_currency,
         clv_holdout_days=settings.clv_holdout_days, incremental_lookback_hours=settings.incremental_lookback_hours,
         memory_limit=settings.memory_limit, lapsed_p_alive=settings.lapsed_p_alive,
+        moment_window_days=settings.moment_window_days,
     )}
     subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],

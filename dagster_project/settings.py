@@ -44,6 +44,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_CLV_PURCHASE_MODEL": "purchase model: bgnbd (default), pareto_nbd, or auto (both, the lower holdout error publishes)",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "the holdout bound widens to this many sigmas of holdout noise (predictive spread + parameter uncertainty) for small data (default 3)",
     "CVW_LAPSED_P_ALIVE": "an overdue regular whose P(alive) is below this has lapsed rather than being at risk (default 0.2)",
+    "CVW_MOMENT_WINDOW_DAYS": "customer_moments reports what happened in the last N days, (D - N, D] (default 7, at most 365)",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication snapshots kept under <serving dir>/versions/ for rollback (default 14)",
     "CVW_DBT_TARGETS_KEPT": "dbt invocation folders (logs, compiled SQL, run_results.json) kept under dbt/target/ (default 10)",
 }
@@ -84,6 +85,7 @@ class Settings:
     clv_purchase_model: str = "bgnbd"
     clv_holdout_noise_sigmas: float = 3.0
     lapsed_p_alive: float = 0.2
+    moment_window_days: int = 7
     publication_versions_kept: int = 14
     dbt_targets_kept: int = 10
 
@@ -102,6 +104,11 @@ class Settings:
             object.__setattr__(self, name, value)
         if not 0.0 <= self.lapsed_p_alive <= 1.0:
             raise SettingsError(f"CVW_LAPSED_P_ALIVE={self.lapsed_p_alive!r}: a probability must lie in [0, 1]")
+        if not 1 <= self.moment_window_days <= 365:
+            raise SettingsError(
+                f"CVW_MOMENT_WINDOW_DAYS={self.moment_window_days!r}: a window of 1 to 365 days (a moment happens at most "
+                "once a year per customer)"
+            )
         if self.clv_purchase_model not in PURCHASE_MODELS:
             raise SettingsError(
                 f"CVW_CLV_PURCHASE_MODEL={self.clv_purchase_model!r}: not one of {', '.join(PURCHASE_MODELS)}"
@@ -145,6 +152,7 @@ ENV_FIELDS: dict[str, str] = {
     "CVW_CLV_PURCHASE_MODEL": "clv_purchase_model",
     "CVW_CLV_HOLDOUT_NOISE_SIGMAS": "clv_holdout_noise_sigmas",
     "CVW_LAPSED_P_ALIVE": "lapsed_p_alive",
+    "CVW_MOMENT_WINDOW_DAYS": "moment_window_days",
     "CVW_PUBLICATION_VERSIONS_KEPT": "publication_versions_kept",
     "CVW_DBT_TARGETS_KEPT": "dbt_targets_kept",
 }

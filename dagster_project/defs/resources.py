@@ -60,6 +60,7 @@ class TransformResource(dg.ConfigurableResource):
     memory_limit: str
     targets_kept: int
     lapsed_p_alive: float
+    moment_window_days: int
 
     def environment(self, warehouse_path: str, as_of_date: str) -> dict[str, str]:
         return {
@@ -67,6 +68,7 @@ class TransformResource(dg.ConfigurableResource):
                 warehouse_path=warehouse_path, base_currency=self.base_currency,
                 clv_holdout_days=self.clv_holdout_days, incremental_lookback_hours=self.incremental_lookback_hours,
                 memory_limit=self.memory_limit, lapsed_p_alive=self.lapsed_p_alive,
+                moment_window_days=self.moment_window_days,
             ),
             "CVW_DBT_AS_OF_DATE": as_of_date,
         }
@@ -121,6 +123,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | D
             base_currency=settings.base_currency, clv_holdout_days=settings.clv_holdout_days,
             incremental_lookback_hours=settings.incremental_lookback_hours, memory_limit=settings.memory_limit,
             targets_kept=settings.dbt_targets_kept, lapsed_p_alive=settings.lapsed_p_alive,
+            moment_window_days=settings.moment_window_days,
         ),
         "clv": ClvModelResource(
             annual_discount_rate=settings.clv_annual_discount_rate, max_holdout_error=settings.clv_max_holdout_error,

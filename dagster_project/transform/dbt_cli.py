@@ -34,7 +34,7 @@ def environment(**values: str) -> Iterator[None]:
 
 def project_environment(
     *, warehouse_path: str, base_currency: str, clv_holdout_days: int, incremental_lookback_hours: int,
-    memory_limit: str, lapsed_p_alive: float,
+    memory_limit: str, lapsed_p_alive: float, moment_window_days: int,
 ) -> dict[str, str]:
     """The variables dbt's profile and project read (their defaults in `dbt/` are for running
     dbt by hand). `dbt parse` and `dbt build` must see the same values: a changed value makes
@@ -46,4 +46,5 @@ def project_environment(
         "CVW_INCREMENTAL_LOOKBACK_HOURS": str(incremental_lookback_hours),
         "CVW_DUCKDB_MEMORY_LIMIT": memory_limit,
         "CVW_LAPSED_P_ALIVE": f"{float(lapsed_p_alive):.12f}".rstrip("0").rstrip(".") or "0",
+        "CVW_MOMENT_WINDOW_DAYS": str(int(moment_window_days)),
     }
