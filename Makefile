@@ -9,13 +9,17 @@ export DAGSTER_HOME ?= $(CVW_DATA_DIR)/dagster_home
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_CUSTOMERS ?= 20000
 DEMO_YEARS ?= 3
+HISTORY_NIGHTS ?= 7
+HISTORY_CUSTOMERS ?= 2000
+HISTORY_DIR := $(CVW_DATA_DIR)/history-demo
 
-.PHONY: run test dev demo lint bench clean help
+.PHONY: run test dev demo history lint bench clean help
 
 help:
 	@echo "make run    - create .venv, generate demo sources (once), run the nightly job, publish, summarise"
 	@echo "make test   - create .venv and run the test suite (pytest + dbt unit tests)"
 	@echo "make dev    - open the Dagster UI (http://127.0.0.1:3000)"
+	@echo "make history - HISTORY_NIGHTS (7) consecutive nights on a demo business in data/history-demo"
 	@echo "make lint   - sqlfluff over the dbt models"
 	@echo "make clean  - remove data/ (sources, warehouse, publication)"
 
@@ -31,6 +35,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# its own data directory (sources, warehouse, serving file, Dagster runs), not make run's
+history: $(STAMP)
+	CVW_DATA_DIR=$(HISTORY_DIR) DAGSTER_HOME=$(HISTORY_DIR)/dagster_home \
+		$(BIN)/cvw nights $(HISTORY_NIGHTS) --customers $(HISTORY_CUSTOMERS)
 
 dev: $(STAMP)
 	$(BIN)/cvw prepare

@@ -3,6 +3,9 @@
     cvw demo [--customers N] [--years Y] [--seed S] [--if-missing] | [--days N]
     cvw prepare                 build the dbt manifest the Dagster definitions load
     cvw run [--as-of DATE]      the nightly job, in this process, then a summary
+    cvw nights N [--customers C] [--years Y]
+                                a history to look at: N nights of demo activity, each
+                                appended to the demo sources and run as its own night
     cvw summary                 what the serving database currently publishes
     cvw rollback [--list | --to PUBLICATION_ID]
                                 the publication versions kept, or serve one of them again
@@ -93,7 +96,9 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
     (home / "dagster.yaml").touch()  # the defaults: run history kept under DAGSTER_HOME
     log_path = settings.logs_dir / f"nightly-{as_of}-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB_NAME)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy is beta; it works as documented
+        job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB_NAME)
     with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
         quiet = contextlib.ExitStack()
         if not verbose:
@@ -196,6 +201,15 @@ def summary_text(serving_path: Path) -> str:
         publications = con.execute("select count(*) from publication_log").fetchall()[0][0]
         lapsed = con.execute("select count(*), sum(annual_value) from win_back_customers").fetchall()[0] \
             if "win_back_customers" in tables else None
+        moments = con.execute(
+            "select count(distinct customer_key) filter (action = 'thank'), "
+            "count(distinct customer_key) filter (action = 'recover') from customer_moments"
+        ).fetchall()[0] if "customer_moments" in tables else None
+        equity = con.execute(
+            "select previous_as_of_date, customers, equity_start, equity_end, gross_margin_earned, return_on_customer, "
+            "customers_lapsed, annual_value_lapsed, new_customers, customer_equity "
+            "from customer_equity where as_of_date = ? and value_segment = 'all'", [as_of]
+        ).fetchall() if "customer_equity" in tables else []
         model = con.execute(
             "select status, purchase_model, coalesce(bgnbd_customers, pareto_nbd_customers), holdout_error, "
             "holdout_mae, concat_ws(', ', bgnbd_limit, pareto_nbd_limit, gamma_gamma_limit), problems "
@@ -222,6 +236,7 @@ def summary_text(serving_path: Path) -> str:
             f"  customers:        {customers:,} ({buyers:,} with purchases, {at_risk:,} at risk)",
             *([f"  today:            {at_risk:,} to call (at_risk_customers), {lapsed[0]:,} to win back "
                f"(win_back_customers, {lapsed[1] or 0:,.2f} a year of margin gone with them)"] if lapsed else []),
+            *_moments_and_equity_lines(moments, equity[0] if equity else None),
             f"  net revenue:      {revenue:,.2f}",
             f"  gross margin:     {margin:,.2f} (historical CLV)",
             predicted_line,
@@ -233,6 +248,30 @@ def summary_text(serving_path: Path) -> str:
             f"  duckdb -readonly {serving_path}    (DuckDB CLI, if installed)",
         ]
     )
+
+
+def _money(value) -> str:
+    return "unknown (no fitted model)" if value is None else f"{value:,.2f}"
+
+
+def _moments_and_equity_lines(moments, equity) -> list[str]:
+    """What changed since the previous night: whom to thank or recover, who lapsed, and what
+    the customers of the previous night are worth now (customer_moments, customer_equity)."""
+    lines = []
+    if moments:
+        lines.append(f"  this week:        {moments[0]:,} to thank, {moments[1]:,} to recover after a complaint "
+                     "(customer_moments)")
+    if equity:
+        previous, customers, start, end, earned, roc, lapsed, lapsed_value, new, total = equity
+        lines.append(f"  customer equity:  {_money(total)} (12-month predicted margin of every customer)")
+        if previous is not None:
+            change = None if start is None or end is None else end - start
+            lines.append(
+                f"  since {previous}: {lapsed:,} lapsed ({lapsed_value:,.2f} a year of margin with them), "
+                f"{new:,} new; the {customers:,} customers of {previous} earned {earned:,.2f} and their equity "
+                f"moved {'unknown' if change is None else f'{change:+,.2f}'}: Return on Customer "
+                f"{'unknown' if roc is None else f'{roc:.2%}'} (customer_equity)")
+    return lines
 
 
 def versions_text(serving_path: Path) -> str:
@@ -270,6 +309,49 @@ def rollback_to(serving_path: Path, publication_id: str) -> int:
     return 0
 
 
+def run_nights(nights: int, *, customers: int, years: float, seed: int) -> int:
+    """`cvw nights N`: N consecutive nights on the demo business, so that the tables that
+    build up night by night (customer_equity, the status history, customer_moments'
+    transitions) have something to show. Demo sources are generated to end N days before
+    yesterday if the sources folder has none; each night appends one day of activity and
+    runs the nightly job for it. Refuses, changing nothing, if N more days would pass
+    yesterday (the partitions end there)."""
+    from .demo.generator import append_days, generate
+    from .demo.state import STATE_FILE, GeneratorError, load_manifest
+
+    if nights < 1:
+        print("error: nights must be at least 1", file=sys.stderr)
+        return 2
+    settings = settings_from_env()
+    out = settings.sources_dir
+    yesterday = date.fromisoformat(default_as_of())
+    try:
+        if not (out / STATE_FILE).exists():
+            print(generate(out, customers=customers, years=years, seed=seed,
+                           end_date=yesterday - timedelta(days=nights)))
+        last = date.fromisoformat(load_manifest(out)["last_date"])
+    except GeneratorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if last + timedelta(days=nights) > yesterday:
+        print(f"error: the demo sources in {out} end on {last}: {nights} more night(s) would pass yesterday "
+              f"({yesterday}); run at most {max((yesterday - last).days, 0)}, or start over in an empty "
+              "CVW_DATA_DIR", file=sys.stderr)
+        return 2
+    prepare()
+    for night in range(1, nights + 1):
+        as_of = append_days(out, 1)["last_date"]
+        result, report = run_nightly(as_of)
+        print(f"night {night}/{nights}: {as_of} {'published' if result.success else 'FAILED'} "
+              f"in {sum(seconds for _, seconds in report.steps.values()):.0f} s of steps")
+        if not result.success:
+            print(report)
+            print("The previous publication is still serving.", file=sys.stderr)
+            return 1
+    print(summary_text(settings.serving_path))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cvw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -286,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="also write the run report (steps with their seconds, checks) as JSON")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild the incremental dbt models whole (after their logic changed)")
+    history = commands.add_parser("nights", help="run N consecutive nights of demo activity (a history to look at)")
+    history.add_argument("nights", type=int, help="nights to run, each on one more day of demo activity")
+    history.add_argument("--customers", type=int, default=2_000,
+                         help="accounts of a demo business generated when the sources folder has none (default 2000)")
+    history.add_argument("--years", type=float, default=2, help="years of history of that business (default 2)")
+    history.add_argument("--seed", type=int, default=42, help="its random seed (default 42)")
     commands.add_parser("summary", help="summarise the current publication")
     roll = commands.add_parser("rollback", help="list the publication versions, or serve an earlier one again")
     choice = roll.add_mutually_exclusive_group()
@@ -311,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             print("The previous publication is still serving.", file=sys.stderr)
         print(summary_text(settings.serving_path))
         return 0 if result.success else 1
+    if args.command == "nights":
+        return run_nights(args.nights, customers=args.customers, years=args.years, seed=args.seed)
     if args.command == "summary":
         print(summary_text(settings.serving_path))
         return 0

@@ -15,6 +15,7 @@ from .conftest import DEMO_AS_OF, query, run_nightly
 
 NEXT_AS_OF = "2026-07-03"
 PUBLISHED = ("customer_value", "customer_cards", "at_risk_customers", "win_back_customers", "customer_traits",
+             "customer_moments", "customer_equity",
              "value_segment_summary", "clv_model", "clv_holdout")
 HISTORY = "(select * from history.customer_statuses)"
 HISTORY_DATES = "(select as_of_date from history.status_dates)"
@@ -134,6 +135,11 @@ def test_rerunning_a_night_and_backfilling_an_earlier_one_keep_the_history_right
     assert query(warehouse, "select customer_key, value_tier, value_segment, rhythm_status from "
                             "history.customer_statuses where ? between valid_from and valid_to order by 1",
                  [NEXT_AS_OF]) == later
+    # customer_equity publishes the dates up to the backfilled one; the later night's row,
+    # measured on its own night, stays in the working database
+    assert str(query(tmp_path / "serving.duckdb", "select max(as_of_date) from customer_equity")[0][0]) == backfill
+    assert [str(d) for (d,) in query(warehouse, "select distinct as_of_date from "
+                                                "intermediate.int_equity_periods_measured order by 1")] == dates
     # no overlapping intervals, none starting or ending on a date that was never recorded
     assert query(warehouse, """
         select count(*) from history.customer_statuses a join history.customer_statuses b

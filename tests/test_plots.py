@@ -22,3 +22,12 @@ def test_pictures_are_png_and_identical_for_identical_data():
     p_alive = plots.p_alive_png(np.array([0.1, 0.9, 1.0]), np.array([3.0, 1.0, 2.0]))
     assert p_alive[:8] == b"\x89PNG\r\n\x1a\n" and p_alive != first
     assert plots.markdown_image(b"png", "x") == "![x](data:image/png;base64,cG5n)"
+
+
+def test_the_equity_trend_draws_a_line_per_segment_and_gaps_for_unknown_values():
+    dates = ["2026-07-01", "2026-07-01", "2026-07-02", "2026-07-02", "2026-07-03"]
+    groups = ["all", "maintain", "all", "maintain", "all"]
+    first = plots.trend_png(dates, groups, [100.0, 40.0, None, 41.0, 103.5], title="equity", ylabel="equity")
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first == plots.trend_png(dates, groups, [100.0, 40.0, None, 41.0, 103.5], title="equity", ylabel="equity")
+    assert first != plots.trend_png(dates, groups, [100.0, 40.0, 90.0, 41.0, 103.5], title="equity", ylabel="equity")

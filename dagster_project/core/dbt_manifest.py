@@ -34,13 +34,15 @@ class PublishedTable:
     """A published mart. `log_measures` are SQL aggregates over the published table that fill
     the columns of the same name in `publication_log` (e.g. `customers: count(*)`);
     `concentration` = {name, value, where}: draw the concentration curve of `value` over the
-    rows `where` holds, as plot `name`."""
+    rows `where` holds, as plot `name`; `trend` = {name, date, value, by}: draw `value` over
+    `date`, one line per `by`, as plot `name` (once the table holds two dates)."""
 
     name: str
     relation: str  # schema.table in the working database
     props: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
     log_measures: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     concentration: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    trend: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
     # a history table (one row per fit) holds earlier dates and may lack the latest one
     history: bool = field(default=False, compare=False, hash=False)
 
@@ -60,6 +62,7 @@ def published_tables(manifest: Mapping[str, Any]) -> dict[str, PublishedTable]:
         found[name] = PublishedTable(
             name, f"{node['schema']}.{name}", node,
             log_measures=dict(publication.get("log") or {}), concentration=publication.get("concentration"),
+            trend=publication.get("trend"),
             history=bool(publication.get("history")),
         )
     return dict(sorted(found.items()))

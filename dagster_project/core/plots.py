@@ -121,6 +121,25 @@ def value_concentration_png(gross_margin: np.ndarray) -> bytes:
     return _png(figure)
 
 
+def trend_png(dates, groups, values, *, title: str, ylabel: str) -> bytes:
+    """`values` over `dates`, one line per group (e.g. customer equity by segment); a missing
+    value (no fitted model that night) is a gap in its line."""
+    plt = _pyplot()
+    frame = pd.DataFrame({"date": pd.to_datetime(pd.Series(dates)), "group": list(groups),
+                          "value": pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")})
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    for group, rows in sorted(frame.groupby("group"), key=lambda item: -item[1]["value"].abs().max()):
+        axes.plot(rows["date"], rows["value"], marker="o", markersize=3, label=str(group),
+                  linewidth=2.2 if group == "all" else 1.4)
+    axes.set_xlabel("as-of date")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend(loc="best", fontsize="small")
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
 def markdown_image(png: bytes, alt: str) -> str:
     """Markdown the Dagster UI renders inline (an asset's metadata)."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

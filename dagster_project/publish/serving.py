@@ -24,7 +24,7 @@ from ..core.clock import utc_now
 from ..core.files import exclusive_lock, replace_durably, replace_pngs
 from ..core.sql import quote_identifier, quote_literal
 from ..core.dbt_manifest import PublishedTable
-from ..core.plots import value_concentration_png
+from ..core.plots import trend_png, value_concentration_png
 from .publication_log import PUBLISH, LogEntry, append_log, carry_over_log, log_measures, serving_now
 from .versions import prune_versions, write_version
 
@@ -195,6 +195,17 @@ def draw_plots(
                 f"select {quote_identifier(curve['value'])} as v from main.{quote_identifier(name)}{where}"
             ).fetchnumpy()["v"]
             pictures[curve["name"]] = value_concentration_png(values.astype(float))
+        trend = table.trend if isinstance(table, PublishedTable) else None
+        if trend:
+            rows = con.execute(
+                f"select {quote_identifier(trend['date'])}, {quote_identifier(trend['by'])}, "
+                f"{quote_identifier(trend['value'])} from main.{quote_identifier(name)} order by 1, 2"
+            ).fetchall()
+            if len({row[0] for row in rows}) >= 2:  # a single night is a point, not a trend
+                dates, groups, values = zip(*rows)
+                pictures[trend["name"]] = trend_png(
+                    dates, groups, values, title=trend.get("title", trend["name"].replace("_", " ")),
+                    ylabel=trend.get("ylabel", trend["value"]))
     if model_plots is not None and model_plots.is_dir():
         for png in sorted(model_plots.glob("*.png")):
             pictures[png.stem] = png.read_bytes()
