@@ -135,9 +135,10 @@ def test_rerunning_a_night_and_backfilling_an_earlier_one_keep_the_history_right
     assert query(warehouse, "select customer_key, value_tier, value_segment, rhythm_status from "
                             "history.customer_statuses where ? between valid_from and valid_to order by 1",
                  [NEXT_AS_OF]) == later
-    # customer_equity publishes the dates up to the backfilled one; the later night's row,
-    # measured on its own night, stays in the working database
-    assert str(query(tmp_path / "serving.duckdb", "select max(as_of_date) from customer_equity")[0][0]) == backfill
+    # customer_equity as of the backfilled date holds the dates up to it (the serving file
+    # keeps the later night: a backfill does not replace it); the later night's row, measured
+    # on its own night, stays in the working database
+    assert str(query(warehouse, "select max(as_of_date) from marts.customer_equity")[0][0]) == backfill
     assert [str(d) for (d,) in query(warehouse, "select distinct as_of_date from "
                                                 "intermediate.int_equity_periods_measured order by 1")] == dates
     # no overlapping intervals, none starting or ending on a date that was never recorded
