@@ -3,17 +3,7 @@
 -- margin they earned in between, their Return on Customer, who of them lapsed and the value
 -- they took with them; the `all` row adds the customers new in (P, D] and the equity of
 -- every customer at D. Each date's rows are measured on its own night (D's predictions are
--- not kept), so the table keeps every date: incremental, never dropped by --full-refresh.
-
-{{
-    config(
-        materialized='incremental',
-        unique_key='as_of_date',
-        incremental_strategy='delete+insert',
-        full_refresh=false,
-        on_schema_change='append_new_columns',
-    )
-}}
+-- not kept), so the table keeps every date (the folder's config, dbt_project.yml).
 
 with customer_value as (
     select * from {{ ref('customer_value') }}

@@ -2,17 +2,8 @@
 -- segment had on that date, their 12-month equity (Σ predicted_clv_12m) and their gross
 -- margin to date. The opening figures of the next date's customer_equity (its P), which
 -- cannot be recomputed later (the predictions of a past date are not kept), so the table
--- keeps every date: incremental, D's rows replaced, never dropped by --full-refresh.
-
-{{
-    config(
-        materialized='incremental',
-        unique_key='as_of_date',
-        incremental_strategy='delete+insert',
-        full_refresh=false,
-        on_schema_change='append_new_columns',
-    )
-}}
+-- keeps every date (the folder's config: incremental, D's rows replaced, never dropped
+-- by --full-refresh).
 
 with customer_value as (
     select * from {{ ref('customer_value') }}
