@@ -68,6 +68,25 @@ def default_as_of() -> str:
     return os.environ.get("CVW_AS_OF_DATE") or (date.today() - timedelta(days=1)).isoformat()
 
 
+def as_of_problem(as_of: str, first_as_of_date: str) -> str | None:
+    """Why `as_of` cannot be a night's as-of date (None if it can): a real date YYYY-MM-DD,
+    not after yesterday (a night publishes complete days), not before CVW_FIRST_AS_OF_DATE."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", as_of):
+        return f"must be a date YYYY-MM-DD, not {as_of!r}"
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError as error:
+        return f"{as_of!r} is not a date: {error}"
+    yesterday = date.today() - timedelta(days=1)
+    if day > yesterday:
+        return f"{as_of} is after yesterday ({yesterday}): a night publishes days that are over"
+    if day < date.fromisoformat(first_as_of_date):
+        return f"{as_of} is before the first as-of date {first_as_of_date} (CVW_FIRST_AS_OF_DATE)"
+    return None
+
+
 def nightly_run_config(*, full_refresh: bool = False, republish: bool = False) -> dict:
     """The nightly job's run config: what `--full-refresh` and a republished backfill set."""
     ops = {}
@@ -245,7 +264,7 @@ def summary_text(serving_path: Path) -> str:
             f"  serving database: {serving_path} (plots in {serving_path.parent / 'plots'})",
             "Open it read-only, e.g.:",
             f"  python -c \"import duckdb; print(duckdb.connect('{serving_path}', read_only=True).sql('from at_risk_customers limit 5'))\"",
-            f"  duckdb -readonly {serving_path}    (DuckDB CLI, if installed)",
+            f"  {Path(sys.executable).with_name('duckdb')} -readonly {serving_path}    (DuckDB CLI; any DuckDB >= 0.10 reads it)",
         ]
     )
 
@@ -343,13 +362,36 @@ def run_nights(nights: int, *, customers: int, years: float, seed: int) -> int:
         as_of = append_days(out, 1)["last_date"]
         result, report = run_nightly(as_of)
         print(f"night {night}/{nights}: {as_of} {'published' if result.success else 'FAILED'} "
-              f"in {sum(seconds for _, seconds in report.steps.values()):.0f} s of steps")
+              f"in {sum(seconds for _, seconds in report.steps.values()):.0f} s of steps"
+              + (f"; {_night_story(settings.serving_path, as_of)}" if result.success else ""))
         if not result.success:
             print(report)
             print("The previous publication is still serving.", file=sys.stderr)
             return 1
     print(summary_text(settings.serving_path))
     return 0
+
+
+def _night_story(serving_path: Path, as_of: str) -> str:
+    """One night in a line: tonight's transitions (customer_moments) and what the previous
+    night's customers gained or lost (customer_equity)."""
+    import duckdb
+
+    with duckdb.connect(str(serving_path), read_only=True) as con:
+        moments = dict(con.execute(
+            "select moment, count(*) from customer_moments where moment_date = as_of_date group by 1").fetchall())
+        equity = con.execute(
+            "select customers_lapsed, annual_value_lapsed, new_customers, return_on_customer from customer_equity "
+            "where as_of_date = ? and value_segment = 'all'", [as_of]).fetchall()
+    parts = [f"{moments.get(moment, 0)} {label}" for moment, label in
+             (("became_at_risk", "became at risk"), ("tier_upgrade", "moved up a tier"))]
+    if equity and equity[0][0] is not None:
+        lapsed, lapsed_value, new, roc = equity[0]
+        parts.insert(1, f"{lapsed} lapsed ({lapsed_value:,.2f} a year)")
+        parts.append(f"{new} new; Return on Customer {'unknown' if roc is None else f'{roc:+.2%}'}")
+    else:
+        parts.append("the first night of customer_equity")
+    return ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,8 +431,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dbt manifest: {prepare(force=True)}")
         return 0
     if args.command == "run":
-        prepare()
         as_of = args.as_of or default_as_of()
+        problem = as_of_problem(as_of, settings.first_as_of_date)
+        if problem:
+            print(f"error: --as-of {problem}", file=sys.stderr)
+            return 2
+        prepare()
         result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh)
         print(report)
         if args.report_json:

@@ -20,6 +20,9 @@ def test_nights_build_a_history_and_refuse_to_pass_yesterday(tmp_path, monkeypat
     nights = [str(yesterday - timedelta(days=1)), str(yesterday)]
     assert f"night 1/2: {nights[0]} published" in printed and f"night 2/2: {nights[1]} published" in printed
     assert "customer equity:" in printed and f"since {nights[0]}:" in printed
+    lines = {line.split(":")[0]: line for line in printed.splitlines() if line.startswith("night ")}
+    assert "the first night of customer_equity" in lines["night 1/2"]
+    assert " lapsed (" in lines["night 2/2"] and "Return on Customer" in lines["night 2/2"]
 
     serving = tmp_path / "serving" / "customer_value.duckdb"
     rows = query(serving, "select as_of_date, previous_as_of_date, customers, customer_equity from customer_equity "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -131,18 +134,59 @@ def test_bi_tools_read_the_serving_file_through_duckdb_engine_read_only(publishe
     serving = settings_from_env().serving_path
     # one process may not hold the file under two configurations: count first, then connect
     published_customers = query(serving, "select count(*) from customer_value")[0][0]
+    published_columns = {
+        table: [column for (column,) in query(serving, "select column_name from duckdb_columns() "
+                                                       "where table_name = ? order by column_index", [table])]
+        for (table,) in query(serving, "select table_name from duckdb_tables() order by 1")}
     engine = sqlalchemy.create_engine(f"duckdb:///{serving}?access_mode=read_only")
     try:
         with engine.connect() as connection:
-            tables = set(sqlalchemy.inspect(connection).get_table_names())
+            inspector = sqlalchemy.inspect(connection)
+            tables = set(inspector.get_table_names())
             assert {"customer_value", "customer_cards", "at_risk_customers", "value_segment_summary",
-                    "clv_model", "clv_holdout", "publication_log"} <= tables
+                    "clv_model", "clv_holdout", "publication_log", "customer_moments", "customer_equity"} <= tables
+            # what a BI tool's schema browser does: every table's columns, as published
+            for table, columns in published_columns.items():
+                assert [column["name"] for column in inspector.get_columns(table)] == columns, table
             customers = connection.execute(sqlalchemy.text("select count(*) from customer_value")).scalar()
             assert customers == published_customers > 0
             with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only"):
                 connection.execute(sqlalchemy.text("create table scratch as select 1 as x"))
     finally:
         engine.dispose()
+
+def test_the_newest_duckdb_cli_on_the_index_opens_the_serving_file(published):
+    """DuckDB 2.x writes a storage format DuckDB 1.x readers cannot open; the serving file is
+    written in v1.0.0's, which the DuckDB CLI (1.5) and the drivers BI tools embed read."""
+    cli = Path(sys.executable).with_name("duckdb")
+    serving = settings_from_env().serving_path
+    completed = subprocess.run(
+        [str(cli), "-readonly", "-csv", "-noheader", str(serving), "-c",
+         "select version(), (select count(*) from customer_value), "
+         "(select comment from duckdb_tables() where table_name = 'customer_value')"],
+        capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    version, customers, comment = next(csv.reader([completed.stdout.strip()]))
+    assert version.startswith("v1.") and int(customers) == query(serving, "select count(*) from customer_value")[0][0]
+    assert comment.startswith("One row per customer")
+
+
+def test_every_published_table_and_column_carries_its_dbt_description(published):
+    from dagster_project.core.dbt_manifest import load_manifest, published_tables
+    from dagster_project.defs.dbt_project import dbt_project
+    from dagster_project.publish.serving_format import descriptions_of
+
+    serving = settings_from_env().serving_path
+    comments = dict(query(serving, "select table_name, comment from duckdb_tables()"))
+    column_comments = {(t, c): text for t, c, text in query(
+        serving, "select table_name, column_name, comment from duckdb_columns()")}
+    for name, table in published_tables(load_manifest(dbt_project().manifest_path)).items():
+        description, columns = descriptions_of(table.props)
+        assert description and comments[name] == description, name
+        published = {c for t, c in column_comments if t == name}
+        assert set(columns) == published, name  # every published column is documented in dbt
+        assert all(column_comments[(name, c)] == text for c, text in columns.items()), name
+
 
 # (b) deterministic snapshots
 
@@ -290,6 +334,9 @@ def test_the_rollback_job_restores_the_nightly_version(published, tmp_path, monk
     (materialization,) = result.asset_materializations_for_node("rollback_serving_database")
     assert materialization.asset_key == SERVING_ASSET and materialization.partition == DEMO_AS_OF
     assert materialization.metadata["kind"].value == "rollback"
+    # the descriptions come back with the data
+    assert query(serving, "select comment from duckdb_tables() where table_name = 'customer_value'")[0][0] \
+        .startswith("One row per customer")
 
     before = sha256(serving)
     failed = run("no-such-version")

@@ -57,6 +57,9 @@ def generate(out_dir, customers: int = 20_000, years: float = 3, seed: int = 42,
     if years <= 0:
         raise GeneratorError("--years must be positive")
     end_day = _end_day(end_date)
+    if end_day > _end_day(None):
+        raise GeneratorError(f"--end-date {iso_date(end_day)} is after yesterday ({iso_date(_end_day(None))}): "
+                             "a day is generated once it is over")
     n_days = max(28, int(round(years * 365)))
     start_day = end_day - n_days + 1
     _prepare_out(out, force)
@@ -99,6 +102,12 @@ def append_days(out_dir, days: int) -> Summary:
     before = {entity: dict(reasons) for entity, reasons in manifest["bad_rows"].items()}
     first_day = ordinal_of(scalars["last_date"]) + 1
     last_day = first_day + days - 1
+    # a day is generated once it is over: the nightly job of yesterday would otherwise read
+    # (and block on) activity after its as-of date
+    if last_day > _end_day(None):
+        raise GeneratorError(
+            f"--days {days} would generate up to {iso_date(last_day)}, after yesterday ({iso_date(_end_day(None))}): "
+            f"the sources end on {scalars['last_date']}, so at most {max(_end_day(None) - first_day + 1, 0)} more day(s)")
     run = Run(out=out, con=open_database(out / SQLITE_FILE, bulk=False), manifest=manifest, streams={},
               first_day=first_day, last_day=last_day, appending=True, next_ids=scalars["next_ids"],
               next_person=scalars["next_person"], added=tables_summary(), files={})

@@ -17,6 +17,7 @@ from ..core.files import replace_durably
 from ..core.sql import quote_identifier, quote_literal
 from .publication_log import ROLLBACK, LogEntry, append_log, carry_over_log, log_measures
 from .serving import Publication, building, publication_lock, publish_plots
+from .serving_format import comment_table, create_serving_file
 from .versions import SnapshotError, read_version, verify_version
 
 
@@ -29,7 +30,7 @@ def rollback(serving_path: Path, publication_id: str, *, run_id: str | None = No
         verify_version(version)
         tables = version.manifest["tables"]
         with building(serving_path, log_id) as staging:
-            con = duckdb.connect(str(staging))
+            con = create_serving_file(staging)
             try:
                 for name, table in tables.items():
                     # the column types recorded at publication, not Parquet's reading of them
@@ -41,6 +42,7 @@ def rollback(serving_path: Path, publication_id: str, *, run_id: str | None = No
                         f"create table main.{quote_identifier(name)} as select {columns} "
                         f"from read_parquet({quote_literal(version.path / table['file'])})"
                     )
+                    comment_table(con, name, table.get("comment"), table.get("column_comments") or {})
                     rows = con.execute(f"select count(*) from main.{quote_identifier(name)}").fetchall()[0][0]
                     if rows != table["rows"]:
                         raise SnapshotError(f"{version.path / table['file']} holds {rows} rows, its manifest says {table['rows']}")

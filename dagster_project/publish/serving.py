@@ -25,6 +25,7 @@ from ..core.files import exclusive_lock, replace_durably, replace_pngs
 from ..core.sql import quote_identifier, quote_literal
 from ..core.dbt_manifest import PublishedTable
 from ..core.plots import trend_png, value_concentration_png
+from .serving_format import comment_table, create_serving_file, descriptions_of
 from .publication_log import PUBLISH, LogEntry, append_log, carry_over_log, log_measures, serving_now
 from .versions import prune_versions, write_version
 
@@ -115,12 +116,14 @@ def publish(
     published_at = utc_now()
     publication_id = run_id or f"manual-{published_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with publication_lock(serving_path), building(serving_path, publication_id) as staging:
-        con = duckdb.connect(str(staging))
+        con = create_serving_file(staging)
         try:
             con.execute(f"attach {quote_literal(warehouse_path)} as warehouse (read_only)")
             counts = {}
             for name, relation in _relations(tables).items():
                 con.execute(f"create table main.{quote_identifier(name)} as select * from warehouse.{relation}")
+                if isinstance(tables[name], PublishedTable):
+                    comment_table(con, name, *descriptions_of(tables[name].props))
                 counts[name] = con.execute(f"select count(*) from main.{quote_identifier(name)}").fetchall()[0][0]
             con.execute("detach warehouse")
             as_of_date = _latest_as_of(con, tables)

@@ -21,6 +21,7 @@ import duckdb
 
 from ..core.files import fsync_dir, replace_durably, sha256_file, write_durably
 from ..core.sql import quote_identifier, quote_literal
+from .serving_format import comments_of
 
 VERSIONS_DIR = "versions"
 MANIFEST = "manifest.json"
@@ -100,11 +101,15 @@ def write_version(
                 [name],
             ).fetchall()
             rows = con.execute(f"select count(*) from main.{quote_identifier(name)}").fetchall()[0][0]
+            table_comment, column_comments = comments_of(con, name)
             described[name] = {
                 "file": file.name,
                 "rows": rows,
                 "sha256": _fsynced_sha256(file),
                 "columns": [list(column) for column in columns],
+                # the descriptions the serving file carries, restored with it by a rollback
+                "comment": table_comment,
+                "column_comments": column_comments,
             }
         pictures = {}
         for name, png in sorted(plots.items()):

@@ -1,0 +1,42 @@
+"""Inputs are checked before any work starts: one clear line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from dagster_project.cli import as_of_problem, main
+from dagster_project.demo import GeneratorError, append_days, generate
+
+
+@pytest.mark.parametrize("as_of, says", [
+    ("2026/11/30", "must be a date YYYY-MM-DD"),
+    ("2026-02-30", "is not a date"),
+    (str(date.today()), "after yesterday"),
+    ("2019-12-31", "before the first as-of date 2020-01-01"),
+])
+def test_bad_as_of_dates_are_refused_at_once(as_of, says, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CVW_DATA_DIR", str(tmp_path))
+    assert main(["run", "--as-of", as_of]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "logs").exists()  # refused before anything was started
+
+
+def test_a_good_as_of_date_passes():
+    assert as_of_problem(str(date.today() - timedelta(days=1)), "2020-01-01") is None
+    assert as_of_problem("2020-01-01", "2020-01-01") is None
+
+
+def test_the_demo_refuses_to_generate_days_that_are_not_over(tmp_path):
+    yesterday = date.today() - timedelta(days=1)
+    with pytest.raises(GeneratorError, match="after yesterday"):
+        generate(tmp_path / "future", customers=60, years=0.1, end_date=str(date.today()))
+    out = tmp_path / "sources"
+    generate(out, customers=60, years=0.1, end_date=str(yesterday - timedelta(days=1)))
+    manifest = (out / "_generator_manifest.json").read_bytes()
+    with pytest.raises(GeneratorError, match="at most 1 more day"):
+        append_days(out, 2)
+    assert (out / "_generator_manifest.json").read_bytes() == manifest
+    assert append_days(out, 1)["last_date"] == str(yesterday)
