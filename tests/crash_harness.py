@@ -320,7 +320,9 @@ def synthetic_warehouse(path: Path, tables: dict[str, str], as_of: str, customer
             con.execute(
                 f"""create or replace table {relation} as
                 select date '{as_of}' as as_of_date, i as customer_key, cast(i * 10.25 as decimal(18, 2)) as net_revenue,
-                       cast(i * 3.5 as decimal(18, 2)) as gross_margin, cast(i % 4 as integer) as orders_count
+                       cast(i * 3.5 as decimal(18, 2)) as gross_margin, cast(i % 4 as integer) as orders_count,
+                       -- what the equity trend plots
+                       'all' as value_segment, cast(i * 1.5 as decimal(18, 2)) as equity_end
                 from range({customers}) r(i) order by customer_key"""
             )
     return path

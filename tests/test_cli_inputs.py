@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -40,3 +41,31 @@ def test_the_demo_refuses_to_generate_days_that_are_not_over(tmp_path):
         append_days(out, 2)
     assert (out / "_generator_manifest.json").read_bytes() == manifest
     assert append_days(out, 1)["last_date"] == str(yesterday)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("not a url", "is not a database URL"),
+    ("nosuchdialect://host/db", "knows no such database dialect"),
+    ("mssql+pymssql://user@host/db", "driver 'pymssql', which is not installed: pip install 'pymssql'"),
+    ("sqlite:////no/such/dir/commerce.sqlite", "which does not exist"),
+])
+def test_source_configuration_mistakes_are_named(url, says):
+    from dagster_project.ingest.database_reader import SourceConfigurationError, check_source_url
+
+    with pytest.raises(SourceConfigurationError, match=re.escape(says)):
+        check_source_url(url)
+
+
+def test_a_configuration_mistake_fails_the_night_at_once_with_its_cause(tmp_path, monkeypatch):
+    """Not three retries over two minutes ending in "Exceeded max_retries": one attempt, and
+    the report names the cause."""
+    from dagster_project.cli import run_nightly
+
+    monkeypatch.setenv("CVW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("CVW_SOURCE_URL", f"sqlite:///{tmp_path / 'missing.sqlite'}")
+    result, report = run_nightly(str(date.today() - timedelta(days=1)))
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert any("extract_commerce" in f and "which does not exist" in f for f in report.failures), report.failures
+    assert "missing.sqlite" in str(report) and "max_retries" not in str(report)

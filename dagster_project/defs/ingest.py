@@ -7,6 +7,7 @@ import dagster as dg
 
 from ..core.contract import ALL_ENTITIES, COMMERCE_ENTITIES, Entity
 from ..ingest import quarantine_summary, raw_store
+from ..ingest.database_reader import SourceConfigurationError, check_source_url
 from ..ingest.extract import EntityLoad, extract_drops, extract_table
 from ..settings import Settings
 from . import keys
@@ -66,6 +67,11 @@ def _entities_of(source: str) -> tuple[Entity, ...]:
     description="Commerce database (any SQLAlchemy URL), incremental by `updated_at` cursor.",
 )
 def extract_commerce(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+    try:
+        check_source_url(sources.source_url)
+    except SourceConfigurationError as error:
+        # a configuration mistake: retrying three times over two minutes would only hide it
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     lookback = timedelta(days=sources.extract_lookback_days)
     with warehouse.connect() as con:
         for entity in COMMERCE_ENTITIES:

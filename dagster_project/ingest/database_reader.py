@@ -20,6 +20,51 @@ from ..core.contract import Entity
 BATCH_ROWS = 500_000
 
 
+class SourceConfigurationError(ValueError):
+    """The source cannot be reached as configured, and retrying will not change that (a URL
+    that does not parse, a driver that is not installed, a SQLite file that is not there or
+    not readable): the night fails at once with this message."""
+
+
+# driver modules whose package is named otherwise
+_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient"}
+
+
+def check_source_url(url: str, setting: str = "CVW_SOURCE_URL") -> None:
+    """Raise SourceConfigurationError with the cause and what to do, or return quietly.
+    Network errors (a server down for a while) are not judged here: those retries can heal."""
+    import os
+    from pathlib import Path
+
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise SourceConfigurationError(
+            f"{setting} {url!r} is not a database URL ({error}); e.g. sqlite:////srv/commerce.sqlite "
+            "or postgresql+psycopg://user@host:5432/commerce") from None
+    backend = parsed.get_backend_name()
+    try:
+        sa.create_engine(parsed).dispose()
+    except sa.exc.NoSuchModuleError:
+        raise SourceConfigurationError(
+            f"{setting} {parsed.drivername!r}: SQLAlchemy knows no such database dialect (a typo, or a "
+            "dialect package to install); e.g. sqlite, postgresql+psycopg, mysql+pymysql") from None
+    except ImportError as error:
+        module = error.name or str(error)
+        package = _PACKAGES.get(module, module)
+        raise SourceConfigurationError(
+            f"{setting} needs the {backend} driver {module!r}, which is not installed: "
+            f"pip install '{package}' into the project's environment (.venv)") from None
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if not path.is_file():
+            raise SourceConfigurationError(
+                f"{setting} points to the SQLite file {path}, which does not exist "
+                "(make run generates the demo's; an absolute path needs four slashes: sqlite:////srv/x.sqlite)")
+        if not os.access(path, os.R_OK):
+            raise SourceConfigurationError(f"{setting}: cannot read the SQLite file {path}: permission denied")
+
+
 def cursor_floor(max_loaded: datetime | date | None, lookback: timedelta) -> str | None:
     """The cursor to query from: a date, so comparisons work on text and timestamp columns alike.
 

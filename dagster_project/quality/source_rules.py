@@ -189,12 +189,16 @@ def _unread_rows(con, entity: Entity, source_rows: int | None, stored: int) -> i
     """Source rows neither stored nor quarantined (a lower bound of rows the cursor missed)."""
     if entity.is_file_drop or source_rows is None:
         return 0
+    # record_key is concat_ws('|', key columns) (ingest's identity of a row): a row that broke
+    # its key (a part missing or empty) is told apart by its content, not counted as one
+    parts = "string_split(record_key, '|')"
+    complete = f"len({parts}) = {len(entity.key)} and not list_contains({parts}, '')"
+    stored_key = "concat_ws('|', " + ", ".join(f'cast("{k}" as varchar)' for k in entity.key) + ")"
     quarantined = _rows(
         con,
-        f"""select count(distinct coalesce(record_key, record)) from {QUARANTINE}
+        f"""select count(distinct case when {complete} then record_key else record end) from {QUARANTINE}
             where source = ? and entity = ? and resolved_at is null
-              and coalesce(record_key, '') not in (select cast(k as varchar) from (
-                  select {' || '.join(f'cast("{k}" as varchar)' for k in entity.key)} as k from raw."{entity.raw_table}"))""",
+              and coalesce(record_key, '') not in (select {stored_key} from raw."{entity.raw_table}")""",
         [entity.source, entity.name],
     )[0][0]
     return source_rows - stored - quarantined
