@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from .core.files import LockHeld
 from .settings import DBT_PROJECT_DIR, settings_from_env
 
 
@@ -97,6 +98,44 @@ def nightly_run_config(*, full_refresh: bool = False, republish: bool = False) -
     return {"ops": ops} if ops else {}
 
 
+LAUNCHED_BY = "cvw/launched_by"
+
+
+def night_lock(settings, as_of: str):
+    """One night at a time on a warehouse: DuckDB lets one process write it, so a second run
+    would otherwise take turns with the first until one dies at an unpredictable step. Raises
+    LockHeld at once, naming the holder; yields what a killed holder left (or None)."""
+    import socket
+
+    from .core.clock import utc_now
+    from .core.files import held_lock
+
+    warehouse = settings.warehouse_path
+    holder = (f"pid {os.getpid()} on {socket.gethostname()}, the night of {as_of}, "
+              f"started {utc_now(whole_seconds=True):%Y-%m-%d %H:%M:%S} UTC")
+    return held_lock(warehouse.with_name(f".{warehouse.name}.night.lock"), holder)
+
+
+def _lock_refusal(held) -> str:
+    return (f"error: another night is running on this warehouse ({held.holder}); this one did not start. "
+            f"Wait for it, or stop that process (the lock is {held.lock_path}).")
+
+
+def _fail_abandoned_runs(instance, job_name: str, abandoned: str | None) -> None:
+    """Runs `cvw` started that are still recorded as started while we hold the night lock have
+    lost their process (killed, or the machine went down): record them as failed, so the run
+    history says so instead of showing them running for ever."""
+    import dagster as dg
+
+    stale = instance.get_runs(filters=dg.RunsFilter(
+        job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+                                     dg.DagsterRunStatus.NOT_STARTED],
+        tags={LAUNCHED_BY: "cvw"}))
+    for run in stale:
+        instance.report_run_failed(run, message="the process running this night is gone (killed or the machine "
+                                   f"stopped): recorded as failed by the next night{f'; it was {abandoned}' if abandoned else ''}")
+
+
 def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_refresh: bool = False):
     """Run the nightly job in-process for partition D, recorded under DAGSTER_HOME.
 
@@ -118,7 +157,9 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy is beta; it works as documented
         job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB_NAME)
-    with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
+    with night_lock(settings, as_of) as abandoned, dg.DagsterInstance.get() as instance, \
+            open(log_path, "w", encoding="utf-8") as log:
+        _fail_abandoned_runs(instance, NIGHTLY_JOB_NAME, abandoned)
         quiet = contextlib.ExitStack()
         if not verbose:
             quiet.enter_context(contextlib.redirect_stdout(log))
@@ -127,7 +168,7 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
             warnings.simplefilter("ignore", UserWarning)  # Dagster's own advisories, in the log with --verbose
             result = job.execute_in_process(
                 instance=instance, partition_key=as_of, raise_on_error=False,
-                run_config=nightly_run_config(full_refresh=full_refresh),
+                run_config=nightly_run_config(full_refresh=full_refresh), tags={LAUNCHED_BY: "cvw"},
             )
         entries = instance.all_logs(result.run_id)
     return result, RunReport.from_log(result, entries, as_of, log_path)
@@ -360,7 +401,11 @@ def run_nights(nights: int, *, customers: int, years: float, seed: int) -> int:
     prepare()
     for night in range(1, nights + 1):
         as_of = append_days(out, 1)["last_date"]
-        result, report = run_nightly(as_of)
+        try:
+            result, report = run_nightly(as_of)
+        except LockHeld as held:
+            print(_lock_refusal(held), file=sys.stderr)
+            return 2
         print(f"night {night}/{nights}: {as_of} {'published' if result.success else 'FAILED'} "
               f"in {sum(seconds for _, seconds in report.steps.values()):.0f} s of steps"
               + (f"; {_night_story(settings.serving_path, as_of)}" if result.success else ""))
@@ -437,7 +482,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --as-of {problem}", file=sys.stderr)
             return 2
         prepare()
-        result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh)
+        try:
+            result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh)
+        except LockHeld as held:
+            print(_lock_refusal(held), file=sys.stderr)
+            return 2
         print(report)
         if args.report_json:
             Path(args.report_json).write_text(json.dumps(dataclasses.asdict(report), default=str, indent=2))

@@ -1,4 +1,4 @@
-"""Files that count only once complete: fsync before rename; checksums; an exclusive lock.
+"""Files that count only once complete: fsync before rename; checksums; exclusive locks.
 
 A rename is atomic, but without fsync a crash can leave the new name pointing at data the
 disk never received; fsync of the directory makes the rename itself survive a crash.
@@ -85,3 +85,42 @@ def exclusive_lock(lock_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class LockHeld(RuntimeError):
+    """The lock is another process's; `holder` is how it described itself in the lock file."""
+
+    def __init__(self, lock_path: Path, holder: str):
+        super().__init__(f"{lock_path} is held by {holder}")
+        self.lock_path, self.holder = lock_path, holder
+
+
+@contextmanager
+def held_lock(lock_path: Path, holder: str) -> Iterator[str | None]:
+    """Take an exclusive lock on `lock_path` at once, or raise LockHeld naming its holder (what
+    it wrote into the file). The kernel frees the lock of a process that dies, so a lock left
+    by a killed process is simply taken over; the block receives what such a process had
+    written (None when the file was clean)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        who = handle.read().strip() or "another process"
+        handle.close()
+        raise LockHeld(lock_path, who) from None
+    try:
+        handle.seek(0)
+        left = handle.read().strip() or None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(holder + "\n")
+        handle.flush()
+        yield left
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
