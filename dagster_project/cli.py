@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 import sys
+import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -136,7 +137,68 @@ def _fail_abandoned_runs(instance, job_name: str, abandoned: str | None) -> None
                                    f"stopped): recorded as failed by the next night{f'; it was {abandoned}' if abandoned else ''}")
 
 
-def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_refresh: bool = False):
+class Progress:
+    """Each step of a running night as it starts and ends (name, seconds, rows where known),
+    and a line every `every` seconds while a long step runs; read from the run's own event
+    log in a thread, printed to `out` (the terminal, while the run's output goes to its log)."""
+
+    def __init__(self, instance, run_id: str, out, every: float = 30.0, poll: float = 0.5):
+        import threading
+
+        self.instance, self.run_id, self.out, self.every, self.poll = instance, run_id, out, every, poll
+        self.seen, self.started, self.rows, self.last_note = 0, {}, {}, {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="cvw-progress", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self._read()  # the last events
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _read(self) -> None:
+        try:
+            entries = self.instance.all_logs(self.run_id)
+        except Exception:  # noqa: BLE001 - the run's storage is busy: next time
+            return
+        for entry in entries[self.seen:]:
+            event, step = entry.dagster_event, entry.step_key
+            if event is None or step is None:
+                continue
+            kind = event.event_type_value
+            if kind == "STEP_START":
+                self.started[step] = entry.timestamp
+                self._say(f"  start  {step}")
+            elif kind == "ASSET_MATERIALIZATION":
+                rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
+                if rows is not None:
+                    self.rows[step] = self.rows.get(step, 0) + int(rows.value)
+            elif kind in _STEP_ENDS:
+                seconds = entry.timestamp - self.started.pop(step, entry.timestamp)
+                rows = f", {self.rows[step]:,} rows" if step in self.rows else ""
+                self._say(f"  {_STEP_ENDS[kind]:<6} {step} ({seconds:.1f} s{rows})")
+        self.seen = len(entries)
+
+    def _watch(self) -> None:
+        import time
+
+        while not self.stop.wait(self.poll):
+            self._read()
+            now = time.time()
+            for step, since in list(self.started.items()):
+                if now - since >= self.every and now - self.last_note.get(step, since) >= self.every:
+                    self.last_note[step] = now
+                    self._say(f"  ...    {step} still running ({now - since:.0f} s)")
+
+
+def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_refresh: bool = False,
+                progress: bool | None = None):
     """Run the nightly job in-process for partition D, recorded under DAGSTER_HOME.
 
     dbt's and Dagster's output go to a log file under the data directory (or to the console
@@ -157,17 +219,24 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy is beta; it works as documented
         job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB_NAME)
+    terminal = sys.stdout
+    if progress is None:  # on a terminal yes; in a scheduler's log file only when asked
+        progress = not verbose and terminal.isatty()
+    run_id = str(uuid.uuid4())
     with night_lock(settings, as_of) as abandoned, dg.DagsterInstance.get() as instance, \
             open(log_path, "w", encoding="utf-8") as log:
         _fail_abandoned_runs(instance, NIGHTLY_JOB_NAME, abandoned)
         quiet = contextlib.ExitStack()
+        if progress:
+            print(f"Night of {as_of} (log: {log_path})", file=terminal, flush=True)
+            quiet.enter_context(Progress(instance, run_id, terminal))
         if not verbose:
             quiet.enter_context(contextlib.redirect_stdout(log))
             quiet.enter_context(contextlib.redirect_stderr(log))
         with quiet, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Dagster's own advisories, in the log with --verbose
             result = job.execute_in_process(
-                instance=instance, partition_key=as_of, raise_on_error=False,
+                instance=instance, partition_key=as_of, raise_on_error=False, run_id=run_id,
                 run_config=nightly_run_config(full_refresh=full_refresh), tags={LAUNCHED_BY: "cvw"},
             )
         entries = instance.all_logs(result.run_id)
@@ -402,7 +471,7 @@ def run_nights(nights: int, *, customers: int, years: float, seed: int) -> int:
     for night in range(1, nights + 1):
         as_of = append_days(out, 1)["last_date"]
         try:
-            result, report = run_nightly(as_of)
+            result, report = run_nightly(as_of, progress=False)  # one line a night instead
         except LockHeld as held:
             print(_lock_refusal(held), file=sys.stderr)
             return 2
@@ -451,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the nightly job now and print a summary")
     run.add_argument("--as-of", default=None, help="as-of date YYYY-MM-DD (default: yesterday)")
     run.add_argument("--verbose", action="store_true", help="stream dbt's and Dagster's output to the console")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="print each step as it starts and ends (default: when the output is a terminal)")
     run.add_argument("--report-json", default=None, metavar="PATH",
                      help="also write the run report (steps with their seconds, checks) as JSON")
     run.add_argument("--full-refresh", action="store_true",
@@ -483,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         prepare()
         try:
-            result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh)
+            result, report = run_nightly(as_of, verbose=args.verbose, full_refresh=args.full_refresh,
+                                         progress=args.progress)
         except LockHeld as held:
             print(_lock_refusal(held), file=sys.stderr)
             return 2
