@@ -13,13 +13,14 @@ HISTORY_NIGHTS ?= 7
 HISTORY_CUSTOMERS ?= 2000
 HISTORY_DIR := $(CVW_DATA_DIR)/history-demo
 
-.PHONY: run test dev demo history lint bench clean help
+.PHONY: run test dev demo history docs lint bench clean help
 
 help:
 	@echo "make run    - create .venv, generate demo sources (once), run the nightly job, publish, summarise"
 	@echo "make test   - create .venv and run the test suite (pytest + dbt unit tests)"
 	@echo "make dev    - open the Dagster UI (http://127.0.0.1:3000)"
 	@echo "make history - HISTORY_NIGHTS (7) consecutive nights on a demo business in data/history-demo"
+	@echo "make docs   - build the dbt docs (models, columns, tests, lineage, exposures) and serve them on :8080"
 	@echo "make lint   - sqlfluff over the dbt models"
 	@echo "make clean  - remove data/ (sources, warehouse, publication)"
 
@@ -45,6 +46,12 @@ dev: $(STAMP)
 	$(BIN)/cvw prepare
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster dev -m dagster_project.definitions
+
+# the catalog is read from the working database (after make run it has every table)
+docs: $(STAMP)
+	mkdir -p $(CVW_DATA_DIR)
+	CVW_WAREHOUSE_PATH=$(CVW_DATA_DIR)/warehouse.duckdb $(BIN)/dbt docs generate --project-dir dbt --profiles-dir dbt
+	CVW_WAREHOUSE_PATH=$(CVW_DATA_DIR)/warehouse.duckdb $(BIN)/dbt docs serve --project-dir dbt --profiles-dir dbt --port 8080
 
 lint: $(STAMP)
 	CVW_WAREHOUSE_PATH=$(CVW_DATA_DIR)/lint.duckdb $(BIN)/sqlfluff lint dbt/models

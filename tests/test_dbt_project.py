@@ -36,3 +36,28 @@ def test_dbt_models_pass_sqlfluff(tmp_path):
         text=True,
     )
     assert completed.returncode == 0, completed.stdout[-4000:]
+
+
+def test_the_docs_build_with_the_overview_exposures_and_every_published_table(published, tmp_path):
+    """`make docs`: the project's own overview page, its exposures, and a catalog of the
+    tables as built (what `dbt docs serve` shows)."""
+    import json
+
+    settings = settings_from_env()
+    completed = subprocess.run(
+        [dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", str(tmp_path)],
+        env={**os.environ, "CVW_WAREHOUSE_PATH": str(settings.warehouse_path)},
+        capture_output=True, text=True,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    overview = [d for d in manifest["docs"].values() if d["name"] == "__overview__" and
+                d["package_name"] == "customer_value_warehouse"]
+    assert overview and "Customer-value warehouse" in overview[0]["block_contents"]
+    assert {e["name"] for e in manifest["exposures"].values()} >= {"serving_database", "frontline_lists",
+                                                                  "crm_traits_sync"}
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    built = {node["metadata"]["name"] for node in catalog["nodes"].values()}
+    assert {"customer_value", "customer_moments", "customer_equity", "customer_traits"} <= built
+    assert (tmp_path / "index.html").exists()

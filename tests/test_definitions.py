@@ -75,3 +75,18 @@ def test_full_refresh_and_republish_are_run_config_of_the_nightly_job(manifest):
     assert config["ops"]["dbt_models"]["config"]["full_refresh"] is True
     dg.validate_run_config(job, config)  # raises if the job has no such config
     dg.validate_run_config(job, nightly_run_config())
+
+
+def test_the_readers_of_the_serving_file_are_assets_downstream_of_it():
+    """dbt exposures (who reads the published marts) end the lineage in the UI, by rule."""
+    from dagster_project.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    exposures = {k.path[1]: graph.get(k) for k in graph.get_all_asset_keys() if k.path[0] == "exposures"}
+    assert {"serving_database", "frontline_lists", "crm_traits_sync"} <= set(exposures)
+    serving = dg.AssetKey(["published", "serving_database"])
+    assert all(node.parent_keys == {serving} for node in exposures.values())
+    assert "at_risk_customers" in exposures["frontline_lists"].metadata["tables"]
+    # read, not built: the nightly job never tries to materialise them
+    nightly = defs().resolve_job_def("nightly")
+    assert not [k for k in nightly.asset_layer.selected_asset_keys if k.path[0] == "exposures"]

@@ -66,3 +66,31 @@ def published_tables(manifest: Mapping[str, Any]) -> dict[str, PublishedTable]:
             history=bool(publication.get("history")),
         )
     return dict(sorted(found.items()))
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A dbt exposure: who reads the published marts (a BI tool, a frontline screen, a sync)."""
+
+    name: str
+    label: str
+    kind: str  # dbt's type: application, dashboard, notebook, analysis, ml
+    description: str
+    owner: str
+    url: str | None
+    tables: tuple[str, ...]  # the published tables it depends on
+
+
+def exposures(manifest: Mapping[str, Any]) -> list[Exposure]:
+    """Every exposure in the manifest, by name, with the published tables it reads."""
+    models = {unique_id: node.get("alias") or node["name"] for unique_id, node in manifest["nodes"].items()}
+    found = []
+    for exposure in manifest.get("exposures", {}).values():
+        owner = exposure.get("owner") or {}
+        found.append(Exposure(
+            name=exposure["name"], label=exposure.get("label") or exposure["name"], kind=exposure.get("type") or "",
+            description=" ".join(str(exposure.get("description") or "").split()),
+            owner=owner.get("email") or owner.get("name") or "", url=exposure.get("url"),
+            tables=tuple(sorted(models[n] for n in exposure.get("depends_on", {}).get("nodes", []) if n in models)),
+        ))
+    return sorted(found, key=lambda e: e.name)

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..core import plots
+from ..core.dbt_manifest import exposures, load_manifest
 from ..publish.rollback import rollback
 from ..publish.serving import plots_dir, publish
 from ..publish.versions import SnapshotError
@@ -146,5 +147,21 @@ def rollback_job():
     rollback_serving_database()
 
 
+def exposure_specs(manifest_path: Path) -> list[dg.AssetSpec]:
+    """The readers of the serving file (dbt exposures) as assets downstream of it, so the
+    lineage in the UI ends where the data is used; they are not materialised by Dagster."""
+    return [
+        dg.AssetSpec(
+            key=dg.AssetKey(["exposures", exposure.name]), deps=[keys.SERVING], group_name="exposures",
+            description=f"{exposure.label}: {exposure.description} Reads: {', '.join(exposure.tables)}.",
+            kinds={exposure.kind} if exposure.kind else None,
+            owners=[exposure.owner] if "@" in exposure.owner else None,
+            metadata={"tables": list(exposure.tables), **({"url": dg.MetadataValue.url(exposure.url)} if exposure.url else {})},
+        )
+        for exposure in exposures(load_manifest(manifest_path))
+    ]
+
+
 def definitions(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(assets=[serving_database_asset(settings)], jobs=[rollback_job])
+    return dg.Definitions(assets=[serving_database_asset(settings), *exposure_specs(dbt_project().manifest_path)],
+                          jobs=[rollback_job])
