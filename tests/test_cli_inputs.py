@@ -34,8 +34,10 @@ def test_the_demo_refuses_to_generate_days_that_are_not_over(tmp_path):
     yesterday = date.today() - timedelta(days=1)
     with pytest.raises(GeneratorError, match="after yesterday"):
         generate(tmp_path / "future", customers=60, years=0.1, end_date=str(date.today()))
-    out = tmp_path / "sources"
-    generate(out, customers=60, years=0.1, end_date=str(yesterday - timedelta(days=1)))
+    out, told = tmp_path / "sources", []
+    generate(out, customers=60, years=0.1, end_date=str(yesterday - timedelta(days=1)), progress=told.append)
+    # a long generation tells its phases as they start
+    assert any("simulating 60 accounts" in line for line in told) and any("order_lines" in line for line in told)
     manifest = (out / "_generator_manifest.json").read_bytes()
     with pytest.raises(GeneratorError, match="at most 1 more day"):
         append_days(out, 2)

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, default_out: Path | None =
     parser.add_argument("--end-date", default=None, help="last generated day, YYYY-MM-DD (default: yesterday, UTC)")
     parser.add_argument("--force", action="store_true", help="regenerate even if the folder already holds generated sources")
     parser.add_argument("--if-missing", action="store_true", help="do nothing when the folder already holds generated sources")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="tell each phase as it starts (default: when the output is a terminal)")
     parser.add_argument("--days", type=int, default=None,
                         help="append N more days after the last generated day to existing sources")
     return parser
@@ -43,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"Demo sources already in {args.out}: reusing them (make clean to start over).")
             return 0
         else:
+            tell = sys.stdout.isatty() if args.progress is None else args.progress
             summary = generate(args.out, customers=args.customers, years=args.years, seed=args.seed,
-                               end_date=args.end_date, force=args.force)
+                               end_date=args.end_date, force=args.force,
+                               progress=(lambda line: print(line, flush=True)) if tell else None)
     except GeneratorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

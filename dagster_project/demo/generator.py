@@ -47,9 +47,16 @@ class Summary(dict):
 
 
 def generate(out_dir, customers: int = 20_000, years: float = 3, seed: int = 42, end_date=None, *,
-             force: bool = False) -> Summary:
-    """Generate the demo sources in `out_dir` from scratch (see the package docstring)."""
+             force: bool = False, progress=None) -> Summary:
+    """Generate the demo sources in `out_dir` from scratch (see the package docstring).
+    `progress`, if given, is called with a line as each phase starts (a million customers
+    take minutes)."""
     started = time.perf_counter()
+
+    def phase(text: str) -> None:
+        if progress is not None:
+            progress(f"  {time.perf_counter() - started:6.1f} s  {text}")
+
     out = Path(out_dir)
     customers, years, seed = int(customers), float(years), int(seed)
     if customers < 50:
@@ -67,17 +74,22 @@ def generate(out_dir, customers: int = 20_000, years: float = 3, seed: int = 42,
     run = history.History(out=out, con=None, manifest=new_manifest(parameters), streams=streams(seed),
                           first_day=start_day, last_day=end_day, appending=False, next_ids={}, next_person=1,
                           added=tables_summary(), files={}, parameters=parameters)
+    phase(f"simulating {customers:,} accounts over {n_days:,} days")
     history.simulate_accounts(run)
+    phase("simulating their purchases")
     history.simulate_purchases(run)
     run.con = open_database(out / SQLITE_FILE, bulk=True)
     try:
         for load in (history.load_customers, history.load_products, history.load_orders, history.load_order_lines,
                      history.load_refunds, history.load_fx_rates):
+            phase(f"writing commerce.sqlite: {load.__name__.removeprefix('load_')}")
             load(run)
     finally:
         close_database(run.con)
     for export in (history.export_crm, history.export_referrals, history.export_reviews, history.export_feedback):
+        phase(f"writing landing files: {export.__name__.removeprefix('export_')}")
         export(run)
+    phase("saving the generator state")
     history.save(run)
     manifest = run.manifest
     manifest["first_date"] = iso_date(start_day)
