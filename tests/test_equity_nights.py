@@ -100,6 +100,12 @@ def test_a_period_read_from_the_daily_rows_adds_up(chain):
     direct_earned = sum((closing[k][1] if k in closing else 0) - v[1] for k, v in opening.items())
     assert earned - direct_earned == sum((closing[k][1] if k in closing else 0) - middle[k][0] for k in joined)
     assert daily[-1]["return_on_customer"] is not None
+    # so the period's Return on Customer read from the daily rows equals the one computed
+    # directly from the customers' own values (the opening cohort and those who joined)
+    direct_end = sum((closing[k][0] or 0) if k in closing else 0 for k in [*opening, *joined])
+    direct_total_earned = direct_earned + sum((closing[k][1] if k in closing else 0) - middle[k][0] for k in joined)
+    read = float(earned + end - start) / float(start)
+    assert read == pytest.approx(float(direct_total_earned + direct_end - start) / float(start), rel=1e-12)
     # with two dates and more the equity trend is drawn next to the serving file
     assert (root / "plots" / "customer_equity_by_segment.png").read_bytes()[:4] == b"\x89PNG"
 
