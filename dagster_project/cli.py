@@ -146,7 +146,7 @@ class Progress:
         import threading
 
         self.instance, self.run_id, self.out, self.every, self.poll = instance, run_id, out, every, poll
-        self.seen, self.started, self.rows, self.last_note = 0, {}, {}, {}
+        self.cursor, self.started, self.rows, self.last_note = None, {}, {}, {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="cvw-progress", daemon=True)
 
@@ -163,11 +163,12 @@ class Progress:
         print(text, file=self.out, flush=True)
 
     def _read(self) -> None:
-        try:
-            entries = self.instance.all_logs(self.run_id)
+        try:  # only the events after the last ones read, not the whole log again
+            read = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         except Exception:  # noqa: BLE001 - the run's storage is busy: next time
             return
-        for entry in entries[self.seen:]:
+        self.cursor = read.cursor or self.cursor
+        for entry in (record.event_log_entry for record in read.records):
             event, step = entry.dagster_event, entry.step_key
             if event is None or step is None:
                 continue
@@ -183,7 +184,6 @@ class Progress:
                 seconds = entry.timestamp - self.started.pop(step, entry.timestamp)
                 rows = f", {self.rows[step]:,} rows" if step in self.rows else ""
                 self._say(f"  {_STEP_ENDS[kind]:<6} {step} ({seconds:.1f} s{rows})")
-        self.seen = len(entries)
 
     def _watch(self) -> None:
         import time
