@@ -70,9 +70,10 @@ def default_as_of() -> str:
     return os.environ.get("CVW_AS_OF_DATE") or (date.today() - timedelta(days=1)).isoformat()
 
 
-def as_of_problem(as_of: str, first_as_of_date: str) -> str | None:
+def as_of_problem(as_of: str, first_as_of_date: str, first_from: str = "CVW_FIRST_AS_OF_DATE") -> str | None:
     """Why `as_of` cannot be a night's as-of date (None if it can): a real date YYYY-MM-DD,
-    not after yesterday (a night publishes complete days), not before CVW_FIRST_AS_OF_DATE."""
+    not after yesterday (a night publishes complete days), not before the first as-of date
+    (`first_from` says where that date comes from)."""
     import re
 
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", as_of):
@@ -85,7 +86,7 @@ def as_of_problem(as_of: str, first_as_of_date: str) -> str | None:
     if day > yesterday:
         return f"{as_of} is after yesterday ({yesterday}): a night publishes days that are over"
     if day < date.fromisoformat(first_as_of_date):
-        return f"{as_of} is before the first as-of date {first_as_of_date} (CVW_FIRST_AS_OF_DATE)"
+        return f"{as_of} is before the first as-of date {first_as_of_date} ({first_from})"
     return None
 
 
@@ -102,39 +103,10 @@ def nightly_run_config(*, full_refresh: bool = False, republish: bool = False) -
 LAUNCHED_BY = "cvw/launched_by"
 
 
-def night_lock(settings, as_of: str):
-    """One night at a time on a warehouse: DuckDB lets one process write it, so a second run
-    would otherwise take turns with the first until one dies at an unpredictable step. Raises
-    LockHeld at once, naming the holder; yields what a killed holder left (or None)."""
-    import socket
-
-    from .core.clock import utc_now
-    from .core.files import held_lock
-
-    warehouse = settings.warehouse_path
-    holder = (f"pid {os.getpid()} on {socket.gethostname()}, the night of {as_of}, "
-              f"started {utc_now(whole_seconds=True):%Y-%m-%d %H:%M:%S} UTC")
-    return held_lock(warehouse.with_name(f".{warehouse.name}.night.lock"), holder)
-
-
 def _lock_refusal(held) -> str:
-    return (f"error: another night is running on this warehouse ({held.holder}); this one did not start. "
-            f"Wait for it, or stop that process (the lock is {held.lock_path}).")
+    from .defs.night_lock import refusal
 
-
-def _fail_abandoned_runs(instance, job_name: str, abandoned: str | None) -> None:
-    """Runs `cvw` started that are still recorded as started while we hold the night lock have
-    lost their process (killed, or the machine went down): record them as failed, so the run
-    history says so instead of showing them running for ever."""
-    import dagster as dg
-
-    stale = instance.get_runs(filters=dg.RunsFilter(
-        job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
-                                     dg.DagsterRunStatus.NOT_STARTED],
-        tags={LAUNCHED_BY: "cvw"}))
-    for run in stale:
-        instance.report_run_failed(run, message="the process running this night is gone (killed or the machine "
-                                   f"stopped): recorded as failed by the next night{f'; it was {abandoned}' if abandoned else ''}")
+    return f"error: {refusal(held)}"
 
 
 class Progress:
@@ -207,6 +179,7 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
     import dagster as dg
 
     from .defs import build_definitions
+    from .defs.night_lock import probe
     from .defs.nightly import NIGHTLY_JOB_NAME
 
     settings = settings_from_env()
@@ -223,9 +196,10 @@ def run_nightly(as_of_date: str | None = None, *, verbose: bool = False, full_re
     if progress is None:  # on a terminal yes; in a scheduler's log file only when asked
         progress = not verbose and terminal.isatty()
     run_id = str(uuid.uuid4())
-    with night_lock(settings, as_of) as abandoned, dg.DagsterInstance.get() as instance, \
-            open(log_path, "w", encoding="utf-8") as log:
-        _fail_abandoned_runs(instance, NIGHTLY_JOB_NAME, abandoned)
+    # Refuse at once, before any output or work, if a night holds the warehouse; the run itself
+    # holds the lock while it executes (defs/night_lock.py), however it is launched.
+    probe(settings.warehouse_path)
+    with dg.DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log:
         quiet = contextlib.ExitStack()
         if progress:
             print(f"Night of {as_of} (log: {log_path})", file=terminal, flush=True)
@@ -548,7 +522,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         as_of = args.as_of or default_as_of()
-        problem = as_of_problem(as_of, settings.first_as_of_date)
+        from .ingest import data_span
+
+        problem = as_of_problem(as_of, *data_span.first_as_of_date(settings.first_as_of_date, settings.warehouse_path))
         if problem:
             print(f"error: --as-of {problem}", file=sys.stderr)
             return 2

@@ -29,7 +29,7 @@ ENV_VARS: dict[str, str] = {
     "CVW_EXTRACT_LOOKBACK_DAYS": "how far before the stored cursor database extraction re-reads (default 1)",
     "CVW_INCREMENTAL_LOOKBACK_HOURS": "how far before their latest load the incremental dbt models re-read (default 1)",
     "CVW_DBT_AS_OF_DATE": "set by the orchestrator for dbt (never by hand): the as-of date D of the run",
-    "CVW_FIRST_AS_OF_DATE": "first daily partition, the earliest as-of date a backfill can rebuild (default 2020-01-01)",
+    "CVW_FIRST_AS_OF_DATE": "first daily partition, the earliest as-of date a backfill can rebuild (default: the first order date loaded)",
     "CVW_SCHEDULE_CRON": "cron of the nightly schedule (default '0 2 * * *')",
     "CVW_SCHEDULE_TIMEZONE": "IANA timezone of the schedule (default: the machine's local zone)",
     "CVW_EXPECTATIONS_DIR": "folder of the Great Expectations suites (default: ./expectations)",
@@ -70,7 +70,7 @@ class Settings:
     base_currency: str = "USD"
     extract_lookback_days: int = 1
     incremental_lookback_hours: int = 1
-    first_as_of_date: str = "2020-01-01"
+    first_as_of_date: str | None = None  # default: the first order date loaded (ingest/data_span.py)
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str | None = None  # default: the machine's local zone
     # DuckDB takes 80 % of the machine's memory by default; bounded, it spills to disk instead.
@@ -102,6 +102,8 @@ class Settings:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+        if self.first_as_of_date is not None and not _is_iso_date(self.first_as_of_date):
+            raise SettingsError(f"CVW_FIRST_AS_OF_DATE={self.first_as_of_date!r}: not a date YYYY-MM-DD")
         if not 0.0 <= self.lapsed_p_alive <= 1.0:
             raise SettingsError(f"CVW_LAPSED_P_ALIVE={self.lapsed_p_alive!r}: a probability must lie in [0, 1]")
         if not 1 <= self.moment_window_days <= 365:
@@ -160,6 +162,19 @@ ENV_FIELDS: dict[str, str] = {
 
 class SettingsError(ValueError):
     """A configuration value that cannot be used: named with its variable and the reason."""
+
+
+def _is_iso_date(text: str) -> bool:
+    import re
+    from datetime import date
+
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _convert(variable: str, text: str, kind: type) -> object:

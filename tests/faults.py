@@ -156,12 +156,30 @@ class Fault:
     stored: tuple[tuple[str, str, str, object], ...] = ()  # (raw table, key, expression, value) after the load
     file_status: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # file -> (status, reason)
     warns: tuple[tuple[str, str, str], ...] = ()  # (raw table, check, words of its WARN message)
+    # landing entries that are not plain files: name -> "directory", "dangling-link" or "link-loop"
+    entries: dict[str, str] = field(default_factory=dict)
+    old_mtime: bool = False  # the files are written with an mtime long past (cp -p, rsync -t, unzip)
+    # landing entries not loaded, named by the quarantine's `landing_folder` warning: name -> words of the reason
+    not_loaded: dict[str, str] = field(default_factory=dict)
 
     def apply(self, sources: Sources) -> None:
+        import os
+
         for table, rows in self.rows.items():
             insert_rows(sources.db, table, rows)
         for name, data in self.files.items():
             (sources.landing / name).write_bytes(data)
+            if self.old_mtime:
+                os.utime(sources.landing / name, (946684800, 946684800))  # 2000-01-01
+        for name, kind in self.entries.items():
+            path = sources.landing / name
+            if kind == "directory":
+                path.mkdir()
+                (path / "inside.jsonl").write_bytes(b"{}\n")
+            elif kind == "dangling-link":
+                path.symlink_to(sources.landing / "no-such-file.jsonl")
+            else:
+                path.symlink_to(path)
 
 
 def _customer(cid, email, first, *, created="2024-06-01T09:00:00", updated="2024-06-01T09:00:00",
@@ -455,6 +473,59 @@ FAULTS: tuple[Fault, ...] = (
         loaded=(("referrals_referrals", "F5"), ("referrals_referrals", "F6"), ("referrals_referrals", "F7")),
     ),
     Fault(
+        # entries named like drops that are not files: each named with its reason, the rest loads
+        "entries-named-like-drops-that-are-not-files",
+        entries={"reviews_20240626.jsonl": "directory", "feedback_20240626.jsonl": "dangling-link",
+                 "referrals_20240626.jsonl": "link-loop"},
+        files={"reviews_20240627.jsonl": jsonl(
+            {"review_id": "V40", "customer_id": "C97", "rating": 4, "posted_at": "2024-06-20T00:00:00",
+             "platform": "web", "updated_at": "2024-06-20T00:00:00"})},
+        loaded=(("voice_reviews", "V40"),),
+        not_loaded={"reviews_20240626.jsonl": "a directory, not a file",
+                    "feedback_20240626.jsonl": "a symbolic link to nothing",
+                    "referrals_20240626.jsonl": "a symbolic link that cannot be followed"},
+    ),
+    Fault(
+        "an-impossible-date-in-a-file-name",
+        files={"crm_accounts_20241345.csv": (CRM_HEADER + "C97,family,,,2024-06-20T00:00:00,false\n").encode()},
+        absent=(("crm_accounts", "C97"),),
+        not_loaded={"crm_accounts_20241345.csv": "20241345 in the name is not a calendar date (YYYYMMDD)"},
+    ),
+    Fault(
+        # misnamed drops are named as warnings, not loaded; a gzip-compressed drop is a drop
+        "misnamed-drops-and-a-compressed-one",
+        files={
+            "CRM_ACCOUNTS_20240627.CSV": (CRM_HEADER + "C97,family,,,2024-06-20T00:00:00,false\n").encode(),
+            "crm_accounts_2024-06-27.csv": (CRM_HEADER + "C97,family,,,2024-06-20T00:00:00,false\n").encode(),
+            "crm accounts_20240627.csv": (CRM_HEADER + "C97,family,,,2024-06-20T00:00:00,false\n").encode(),
+            "reviews_20240627.txt": b"not a drop\n",
+            "reviews_20240628.jsonl.gz": __import__("gzip").compress(jsonl(
+                {"review_id": "V41", "customer_id": "C97", "rating": 5, "posted_at": "2024-06-21T00:00:00",
+                 "platform": "app", "updated_at": "2024-06-21T00:00:00"}), mtime=0),
+        },
+        loaded=(("voice_reviews", "V41"),),
+        file_status={"reviews_20240628.jsonl.gz": ("loaded", None)},
+        not_loaded={"CRM_ACCOUNTS_20240627.CSV": "looks like a crm_accounts drop but is not named",
+                    "crm_accounts_2024-06-27.csv": "looks like a crm_accounts drop but is not named",
+                    "crm accounts_20240627.csv": "not named like any drop",
+                    "reviews_20240627.txt": "looks like a reviews drop but is not named"},
+    ),
+    Fault(
+        # a corrected export under the same name, copied with its old mtime: reloaded by content
+        "a-correction-with-an-older-mtime",
+        files={"referrals_20240601.jsonl": jsonl(
+            {"referral_id": "F1", "referrer_customer_id": "C1", "referee_email": "bob@example.com",
+             "referee_customer_id": "C3", "referred_at": "2024-01-20T10:00:00", "status": "rewarded",
+             "reward_amount": 15, "updated_at": "2024-02-02T00:00:00"},
+            {"referral_id": "F40", "referrer_customer_id": "C97", "referee_email": "max@example.com",
+             "referee_customer_id": None, "referred_at": "2024-06-20T10:00:00", "status": "invited",
+             "reward_amount": None, "updated_at": "2024-06-20T10:00:00"})},
+        old_mtime=True,
+        loaded=(("referrals_referrals", "F40"),),
+        stored=(("referrals_referrals", "F1", "reward_amount", 15),),
+        file_status={"referrals_20240601.jsonl": ("loaded", None)},
+    ),
+    Fault(
         # the valid rows of the night the other faults are delivered with (what must not be lost)
         "valid-rows-alongside",
         rows={"orders": (_order("O5", customer="C5", at="2024-06-10T12:00:00", updated="2024-06-10T12:00:00"),
@@ -475,7 +546,11 @@ def faults_by_id() -> dict[str, Fault]:
 
 
 # Faults whose valid rows need another's (O5 is C5's order; C5 arrives with the null key).
-DEPENDS = {"valid-rows-alongside": ("null-key",)}
+# faults whose valid rows name a customer another fault adds (C5, C97)
+DEPENDS = {"valid-rows-alongside": ("null-key",),
+           "entries-named-like-drops-that-are-not-files": ("non-utf8-bytes-in-the-database",),
+           "misnamed-drops-and-a-compressed-one": ("non-utf8-bytes-in-the-database",),
+           "a-correction-with-an-older-mtime": ("non-utf8-bytes-in-the-database",)}
 
 
 # --------------------------------------------------------------------------- blocking faults

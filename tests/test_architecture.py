@@ -2,7 +2,7 @@
 
 Lower floor (plain library code, no Dagster): foundations `settings`, `core`, `clv`; stages
 `ingest`, `transform`, `prediction`, `history`, `quality`, `publish`; the `demo` tool. Upper floor:
-`defs/`, Dagster objects only, one module per stage plus the shared `keys`, `partitions`,
+`defs/`, Dagster objects only, one module per stage plus the shared `keys`, `partitions`, `night_lock`,
 `resources` and `dbt_project`. Imports run downward, never sideways between stages of a
 floor, never upward.
 """
@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "dagster_project"
 FOUNDATIONS = {"settings", "core", "clv"}
 LIBRARY_STAGES = {"ingest", "transform", "prediction", "history", "quality", "publish"}
-DEFS_SHARED = {"keys", "partitions", "resources", "dbt_project"}
+DEFS_SHARED = {"keys", "partitions", "resources", "dbt_project", "night_lock"}
 DEFS_STAGES = {"ingest", "transform", "prediction", "history", "quality", "publish", "nightly"}
 ENTRY_POINTS = {"cli", "definitions", "__init__"}
 DAGSTER = ("dagster", "dagster_dbt", "dagster_webserver")

@@ -9,6 +9,9 @@ import pytest
 
 from dagster_project.cli import as_of_problem, main
 from dagster_project.demo import GeneratorError, append_days, generate
+from dagster_project.settings import settings_from_env
+
+from .conftest import query
 
 
 @pytest.mark.parametrize("as_of, says", [
@@ -71,3 +74,92 @@ def test_a_configuration_mistake_fails_the_night_at_once_with_its_cause(tmp_path
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert any("extract_commerce" in f and "which does not exist" in f for f in report.failures), report.failures
     assert "missing.sqlite" in str(report) and "max_retries" not in str(report)
+
+
+def test_a_missing_landing_folder_fails_its_extraction_at_once(tmp_path):
+    import dagster as dg
+
+    from dagster_project.core.contract import CRM_ACCOUNTS
+    from dagster_project.defs import build_definitions, keys
+    from dagster_project.settings import Settings
+
+    definitions = build_definitions(Settings(data_dir=tmp_path, landing_dir=tmp_path / "never_created"))
+    extract_crm = definitions.resolve_assets_def(keys.raw_table(CRM_ACCOUNTS))
+    result = dg.materialize([extract_crm], instance=dg.DagsterInstance.ephemeral(),
+                            raise_on_error=False)
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error
+    assert "CVW_LANDING_DIR" in failure.message and "never_created does not exist: create it" in failure.message
+
+
+def test_landing_folder_mistakes_are_named(tmp_path):
+    import os
+
+    from dagster_project.ingest.file_reader import LandingFolderError, check_landing_dir
+
+    with pytest.raises(LandingFolderError, match="does not exist: create it"):
+        check_landing_dir(tmp_path / "nowhere")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(LandingFolderError, match="is a file, not a folder"):
+        check_landing_dir(tmp_path / "a_file")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    check_landing_dir(locked)
+    if os.geteuid() != 0:  # root may read anything: the permission case can only fail for others
+        locked.chmod(0)
+        try:
+            with pytest.raises(LandingFolderError, match="permission denied for user"):
+                check_landing_dir(locked)
+        finally:
+            locked.chmod(0o755)
+
+
+def _warehouse_with_orders(path, *timestamps):
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.commerce_orders (order_id varchar, ordered_at timestamp)")
+        con.executemany("insert into raw.commerce_orders values (?, ?)", [[str(i), t] for i, t in enumerate(timestamps)])
+
+
+def test_partitions_and_as_of_dates_start_with_the_first_order_loaded(tmp_path, monkeypatch, capsys):
+    """The UI shows the days the data supports, not years before the first customer."""
+    import duckdb
+
+    from dagster_project.defs.partitions import as_of_dates
+    from dagster_project.ingest import data_span
+    from dagster_project.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    assert as_of_dates(settings).start.date().isoformat() == data_span.FALLBACK_FIRST_AS_OF_DATE
+    _warehouse_with_orders(settings.warehouse_path, "2024-03-05 23:10:00", "2025-01-02 08:00:00")
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        assert data_span.record(con, settings.warehouse_path) == {
+            "first_order_date": "2024-03-05", "last_order_date": "2025-01-02"}
+    assert as_of_dates(settings).start.date().isoformat() == "2024-03-05"
+    # an explicit setting wins, and a bad one fails at once with its variable
+    assert as_of_dates(Settings(data_dir=tmp_path, first_as_of_date="2024-06-01")).start.date().isoformat() \
+        == "2024-06-01"
+    from dagster_project.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="CVW_FIRST_AS_OF_DATE='2024/06/01': not a date"):
+        Settings(data_dir=tmp_path, first_as_of_date="2024/06/01")
+
+    monkeypatch.setenv("CVW_DATA_DIR", str(tmp_path))
+    assert main(["run", "--as-of", "2024-03-04"]) == 2
+    assert "before the first as-of date 2024-03-05 (the first order loaded)" in capsys.readouterr().err
+    # a damaged span file is ignored (the next extraction rewrites it), never a crash
+    data_span.span_path(settings.warehouse_path).write_text("{not json")
+    assert as_of_dates(settings).start.date().isoformat() == data_span.FALLBACK_FIRST_AS_OF_DATE
+
+
+def test_a_night_records_the_span_of_its_orders(published, data_dir):
+    from dagster_project.defs.partitions import as_of_dates
+    from dagster_project.ingest import data_span
+
+    settings = settings_from_env()
+    first = query(settings.warehouse_path, "select min(ordered_at)::date from raw.commerce_orders")[0][0]
+    assert data_span.read(settings.warehouse_path)["first_order_date"] == first.isoformat()
+    assert as_of_dates(settings).start.date() == first

@@ -29,6 +29,15 @@ def test_every_variable_is_in_the_readme_configuration_table():
     assert names_in_code() - documented == set()
 
 
+def test_a_newcomer_reaches_the_two_commands_and_the_ways_in_on_the_first_screen():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    first_screen = "\n".join(readme[:35])
+    assert "make run" in first_screen and "make test" in first_screen
+    assert "#troubleshooting" in first_screen and "#connecting-bi-tools" in first_screen
+    headings = {line.lstrip("#").strip().lower().replace(" ", "-") for line in readme if line.startswith("## ")}
+    assert {"troubleshooting", "connecting-bi-tools"} <= headings  # the links land
+
+
 def test_every_variable_is_in_settings_env_vars():
     assert names_in_code() - set(ENV_VARS) == set()
 

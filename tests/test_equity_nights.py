@@ -125,3 +125,28 @@ def test_moments_compare_with_the_previous_night(chain):
         {k for k in at_risk_now - at_risk_before if k in now and k in tiers}
     assert all(str(as_of) == night and moment_date <= as_of for *_, moment_date, as_of in moments)
     assert {moment for _, moment, *_ in moments} & {"anniversary", "orders_milestone", "tier_upgrade"}
+
+
+def test_the_dates_a_night_reads_before_recording_equal_the_history_it_then_records(chain):
+    """win_back_customers and customer_traits read the status history of the nights before D
+    extended by D's states (int_customer_statuses_dated), because the history records D after
+    the marts: once D is recorded, the history must say the same."""
+    root, _ = chain
+    warehouse = root / "warehouse.duckdb"
+    night = NIGHTS[-1]
+    dated = query(warehouse, "select customer_key, traits_changed_on, lapsed_on from intermediate.int_customer_statuses_dated")
+    recorded = {key: valid_from for key, valid_from in query(
+        warehouse, "select customer_key, valid_from from history.customer_statuses "
+                   "where valid_from <= ? and valid_to >= ?", [night, night])}
+    assert len(dated) == len(recorded) > 0
+    assert {key: changed for key, changed, _ in dated} == recorded
+    # a lapse from the history: the first date of the trailing run of lapsed intervals
+    lapses = dict(query(warehouse, """
+        with s as (select * from staging.stg_history__customer_statuses where valid_from <= ?),
+        last_ok as (select customer_key, max(valid_to) as d from s where not coalesce(is_lapsed, false) group by 1)
+        select s.customer_key, min(s.valid_from) from s left join last_ok using (customer_key)
+        where s.is_lapsed and (last_ok.d is null or s.valid_from > last_ok.d) group by 1""", [night]))
+    current_lapsed = {key for (key,) in query(warehouse, "select customer_key from marts.customer_value where is_lapsed")}
+    assert {key: lapsed for key, _, lapsed in dated if lapsed is not None} == {
+        key: day for key, day in lapses.items() if key in current_lapsed}
+    assert any(changed < __import__("datetime").date.fromisoformat(night) for _, changed, _ in dated)

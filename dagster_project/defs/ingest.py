@@ -5,10 +5,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..core.contract import ALL_ENTITIES, COMMERCE_ENTITIES, Entity
-from ..ingest import quarantine_summary, raw_store
+from ..core.contract import ALL_ENTITIES, COMMERCE_ENTITIES, FILE_ENTITIES, Entity
+from ..ingest import data_span, quarantine_summary, raw_store
 from ..ingest.database_reader import SourceConfigurationError, check_source_url
 from ..ingest.extract import EntityLoad, extract_drops, extract_table
+from ..ingest.file_reader import LandingFolderError, check_landing_dir, survey_landing
 from ..settings import Settings
 from . import keys
 from .resources import SourcesResource, WarehouseResource
@@ -86,6 +87,10 @@ def extract_commerce(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             if load.problem:
                 context.log.warning(f"{entity.raw_table} not loaded: {load.problem}")
             yield _result(entity, load, con, context.run_id)
+        span = data_span.record(con, Path(warehouse.path))
+        if span:
+            context.log.info(f"orders loaded span {span['first_order_date']} .. {span['last_order_date']}: "
+                             "the partitions start with the first (unless CVW_FIRST_AS_OF_DATE is set)")
 
 
 def _file_source_asset(source: str, description: str):
@@ -99,6 +104,10 @@ def _file_source_asset(source: str, description: str):
         description=description,
     )
     def _extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+        try:
+            check_landing_dir(Path(sources.landing_dir))
+        except LandingFolderError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         with warehouse.connect() as con:
             for entity in entities:
                 load = extract_drops(
@@ -126,14 +135,25 @@ def _file_source_asset(source: str, description: str):
     description="Rows that broke the source contract (raw._quarantine), kept with their source, file or "
     "table, line, reason and load time; a corrected re-delivery resolves them. It follows every "
     "extraction, so the transformation (whose staging models wait for it) starts from a complete load.",
+    check_specs=[dg.AssetCheckSpec(
+        "landing_folder", asset=keys.QUARANTINE,
+        description="Every entry of the landing folder is a drop that was read: an entry named unlike any drop "
+        "(upper case, another date format, .txt), or named like one but not one (a directory, a broken link, "
+        "an impossible date), is not loaded and is named here as a warning (it blocks nothing).",
+    )],
 )
-def quarantine(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def quarantine(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               sources: SourcesResource) -> dg.MaterializeResult:
     run_id = context.run.run_id
     with warehouse.connect(read_only=True) as con:
         this_run = quarantine_summary.run_by_reason(con, run_id)
         resolved = quarantine_summary.resolved_by_run(con, run_id)
         still_open = quarantine_summary.open_by_entity(con)
     total_open = sum(n for *_, n in still_open)
+    survey = survey_landing(Path(sources.landing_dir), FILE_ENTITIES)
+    not_loaded = {**{name: reason for name, (_, reason) in survey.rejected.items()}, **survey.unrecognised}
+    for name, reason in sorted(not_loaded.items()):
+        context.log.warning(f"landing folder: {name}: {reason}")
     context.log.info(f"{sum(n for *_, n in this_run)} row(s) quarantined this run, {resolved} resolved, "
                      f"{total_open} open")
     return dg.MaterializeResult(
@@ -145,7 +165,14 @@ def quarantine(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
                 quarantine_summary.markdown_table(this_run, ("source", "entity", "reason", "rows"))),
             "open_by_entity": dg.MetadataValue.md(
                 quarantine_summary.markdown_table(still_open, ("source", "entity", "rows"))),
-        }
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="landing_folder", passed=not not_loaded, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"{len(not_loaded)} entr{'y' if len(not_loaded) == 1 else 'ies'} of the landing folder "
+                         "not loaded: " + "; ".join(f"{name} ({reason})" for name, reason in sorted(not_loaded.items()))
+                         ) if not_loaded else "every entry of the landing folder is a drop",
+            metadata={"not_loaded": dg.MetadataValue.json(not_loaded)},
+        )],
     )
 
 

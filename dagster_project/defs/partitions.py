@@ -6,12 +6,15 @@ Extraction is not partitioned: it loads whatever the sources hold when it runs.
 
 import dagster as dg
 
+from ..ingest import data_span
 from ..settings import Settings
 
 
 def as_of_dates(settings: Settings) -> dg.DailyPartitionsDefinition:
-    # Partitions end with the last complete day (in the schedule's timezone): D = yesterday.
-    return dg.DailyPartitionsDefinition(start_date=settings.first_as_of_date, timezone=settings.schedule_timezone)
+    # Partitions start with the first day the data supports (or CVW_FIRST_AS_OF_DATE) and end
+    # with the last complete day in the schedule's timezone: D = yesterday.
+    start, _ = data_span.first_as_of_date(settings.first_as_of_date, settings.warehouse_path)
+    return dg.DailyPartitionsDefinition(start_date=start, timezone=settings.schedule_timezone)
 
 
 # Each night rebuilds its own D: a backfill of a range is one run per date.

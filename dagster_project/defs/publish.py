@@ -53,7 +53,9 @@ def serving_database_asset(settings: Settings) -> dg.AssetsDefinition:
         partitions_def=as_of_dates(settings),
         backfill_policy=ONE_DATE_PER_RUN,
         kinds={"duckdb"},
-        deps=[key for key, _ in models.values()],
+        # the status history records D before D is published, so a failure to record it holds
+        # the publication back (tomorrow's moments and lapses compare with D)
+        deps=[key for key, _ in models.values()] + [keys.STATUS_HISTORY],
         description="The serving DuckDB file BI and frontline tools read (read-only): "
         + ", ".join(f"`{n}`" for n in models)
         + ", and `publication_log`. Built as a new file and renamed over the previous one, "

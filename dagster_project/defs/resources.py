@@ -13,13 +13,20 @@ from ..quality.source_rules import GateSettings
 from ..settings import Settings
 from ..transform.dbt_cli import dbt_executable, project_environment
 from .dbt_project import dbt_project
+from .night_lock import night
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The working DuckDB file. One writer at a time: open, use, close within a step."""
+    """The working DuckDB file. One writer at a time: open, use, close within a step; and one
+    night at a time: a run holds the warehouse's night lock while it executes."""
 
     path: str
     memory_limit: str
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        with night(context, self.path):
+            yield self
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

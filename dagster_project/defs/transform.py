@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from ..core.dbt_manifest import model_layer
+from ..core.dbt_manifest import model_layer, node_meta
 from ..settings import Settings
 from ..transform.dbt_cli import environment
 from ..transform.target_retention import prune_invocation_targets
@@ -22,7 +22,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
     """Keys and groups follow rules, not name lists (see `keys.dbt_resource`): a model's group
     is its layer folder, so a new model lands in the right place by itself. Staging models
     also wait for the night's quarantine summary, so the transformation starts from a complete
-    load (and Dagster runs the dbt models in two steps around the CLV fit, not three)."""
+    load (and Dagster runs the dbt models in two steps around the CLV fit, not more)."""
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -33,7 +33,16 @@ class WarehouseTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = manifest["nodes"].get(unique_id) or {}
-        if props.get("resource_type") == "model" and model_layer(props) == "staging":
+        if props.get("resource_type") != "model":
+            return spec
+        # State a night reads as earlier nights left it and writes after its marts (the status
+        # history): a dependency on its writer within the run would split the dbt build in two.
+        later = _recorded_after_the_marts(manifest)
+        if any(dep.asset_key in later for dep in spec.deps):
+            spec = spec.replace_attributes(deps=[dep for dep in spec.deps if dep.asset_key not in later])
+        # Staging models, and models that read nothing (a time spine), wait for the night's load:
+        # a model ready before it would cost a dbt invocation (~5 s) of its own.
+        if model_layer(props) == "staging" or not spec.deps:
             return spec.merge_attributes(deps=[keys.QUARANTINE])
         return spec
 
@@ -41,6 +50,14 @@ class WarehouseTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return "ingest"
         return model_layer(dbt_resource_props)
+
+
+def _recorded_after_the_marts(manifest: Mapping[str, Any]) -> set[dg.AssetKey]:
+    return {
+        keys.dbt_resource(source) for source in manifest.get("sources", {}).values()
+        if node_meta(source).get("recorded_after_the_marts") or (source.get("source_meta") or {}).get(
+            "recorded_after_the_marts")
+    }
 
 
 class DbtBuildConfig(dg.Config):

@@ -21,7 +21,7 @@ from ..core.contract import Entity
 from ..core.files import sha256_bytes
 from ..core.sql import transaction
 from .database_reader import cursor_floor, inspect_table, read_table, schema_problem
-from .file_reader import FileRejected, drops_for, parse_file, read_bytes
+from .file_reader import FileRejected, decoded, parse_file, read_bytes, survey_landing
 
 log = logging.getLogger(__name__)
 
@@ -107,23 +107,28 @@ def extract_drops(
         ).fetchall()
     }
     by_content = {digest: name for name, (digest, _) in sorted(received.items())}
-    for path in drops_for(landing_dir, entity):
-        if path.name in received and not _replaced_since(path, *received[path.name]):
+    survey = survey_landing(landing_dir, [entity])
+    for name, reason in survey.rejected_of(entity).items():
+        # named like a drop, but not one (a directory, a broken link, an impossible date): said
+        # by name every night it is there, and the drops beside it load
+        load.files_rejected[name] = reason
+        log.warning("%s rejected: %s", name, reason)
+    for path in survey.drops_of(entity):
+        try:
+            data = read_bytes(path)
+        except OSError as error:  # gone or unreadable since the folder was read
+            load.files_rejected[path.name] = f"cannot be read: {error.strerror or error}"
+            log.warning("%s rejected: %s", path.name, load.files_rejected[path.name])
             continue
-        load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id, loaded_by_content=by_content)
+        if path.name in received and sha256_bytes(data) == received[path.name][0]:
+            continue  # received before with these very bytes
+        if path.name in received:
+            # Decided by content, not by time: a correction copied with its old mtime (cp -p,
+            # rsync -t, unzip) is a correction all the same. The merge keeps each row's latest version.
+            log.warning("%s was delivered again with other contents: loading it again", path.name)
+        load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id, loaded_by_content=by_content,
+                  data=data)
     return load
-
-
-def _replaced_since(path: Path, digest: str, loaded_at: datetime) -> bool:
-    """A file received before and written again since (a corrected export under the same name)
-    with other bytes: it is loaded again; the merge keeps the latest version of each row."""
-    written = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)
-    if written <= loaded_at:
-        return False
-    if sha256_bytes(read_bytes(path)) == digest:
-        return False
-    log.warning("%s was delivered again with other contents: loading it again", path.name)
-    return True
 
 
 def load_file(
@@ -135,8 +140,10 @@ def load_file(
     base_currency: str,
     run_id: str | None,
     loaded_by_content: dict[str, str] | None = None,
+    data: bytes | None = None,
 ) -> None:
-    data = read_bytes(path)
+    """Load one drop (`data`: its bytes as delivered, read here if not given)."""
+    data = read_bytes(path) if data is None else data
     digest = sha256_bytes(data)
     loaded_at = utc_now(whole_seconds=True)
     earlier = (loaded_by_content or {}).get(digest)
@@ -152,7 +159,7 @@ def load_file(
             )
             return
         try:
-            parsed = parse_file(entity, path, data)
+            parsed = parse_file(entity, path, decoded(path, data))
         except FileRejected as rejection:
             status, reason, counts = "rejected", str(rejection), (0, 0, 0)
             raw_store.quarantine_rows(

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from ..core.contract import Entity
 
-DROP_NAME = re.compile(r"^(?P<prefix>[a-z_]+)_(?P<day>\d{8})\.(?P<ext>csv|jsonl)$")
+# <prefix>_<YYYYMMDD>.<csv|jsonl>, optionally gzip-compressed (.gz): lower case, as exported.
+DROP_NAME = re.compile(r"^(?P<prefix>[a-z_]+)_(?P<day>\d{8})\.(?P<ext>csv|jsonl)(?P<gz>\.gz)?$")
 
 
 class FileRejected(Exception):
@@ -28,6 +29,30 @@ class FileRejected(Exception):
     def __init__(self, message: str, columns: dict[str, str | None] | None = None):
         super().__init__(message)
         self.columns = columns  # the columns the file did deliver, when it has a header
+
+
+class LandingFolderError(ValueError):
+    """The landing folder cannot be listed as configured (missing, not a folder, no permission):
+    retrying will not change that, so the night fails at once with this message."""
+
+
+def check_landing_dir(landing_dir: Path, setting: str = "CVW_LANDING_DIR") -> None:
+    """Raise LandingFolderError with the cause and what to do, or return quietly."""
+    import getpass
+    import os
+
+    landing_dir = Path(landing_dir)
+    if not landing_dir.exists():
+        raise LandingFolderError(
+            f"{setting} {landing_dir} does not exist: create it (an empty folder if no CRM, referral or review "
+            f"files are delivered) or point {setting} at the folder the files are dropped in")
+    if not landing_dir.is_dir():
+        raise LandingFolderError(f"{setting} {landing_dir} is a file, not a folder: point {setting} at the folder "
+                                 "the CRM, referral and review files are dropped in")
+    if not os.access(landing_dir, os.R_OK | os.X_OK):
+        raise LandingFolderError(
+            f"{setting} {landing_dir}: permission denied for user {getpass.getuser()!r}; grant it read access "
+            f"(e.g. chmod o+rx {landing_dir}, or run the pipeline as the folder's owner)")
 
 
 @dataclass
@@ -49,16 +74,97 @@ def _json_type(value) -> str:
     return "object" if isinstance(value, dict) else "array"
 
 
+@dataclass
+class LandingSurvey:
+    """What the landing folder holds: the drops of each kind (prefix, format), oldest export
+    first; entries named like a drop that cannot be one (name: reason); and entries that are
+    not named like any drop (name: what a drop's name looks like). Hidden entries (".x") and
+    the pipeline's own partial files are not looked at."""
+
+    drops: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
+    rejected: dict[str, tuple[tuple[str, str], str]] = field(default_factory=dict)
+    unrecognised: dict[str, str] = field(default_factory=dict)
+
+    def drops_of(self, entity: Entity) -> list[Path]:
+        return self.drops.get((entity.file_prefix, entity.file_format), [])
+
+    def rejected_of(self, entity: Entity) -> dict[str, str]:
+        kind = (entity.file_prefix, entity.file_format)
+        return {name: reason for name, (of, reason) in self.rejected.items() if of == kind}
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why this entry cannot be read as a file (None if it can)."""
+    import os
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return "it disappeared while the folder was read"
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.stat(path).st_mode
+        except FileNotFoundError:
+            return f"a symbolic link to nothing ({os.readlink(path)})"
+        except OSError as error:  # ELOOP
+            return f"a symbolic link that cannot be followed ({error.strerror.lower()})"
+        mode = target
+    if stat.S_ISDIR(mode):
+        return "a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a device, pipe or socket)"
+    if not os.access(path, os.R_OK):
+        return "cannot be read: permission denied"
+    return None
+
+
+def survey_landing(landing_dir: Path, entities) -> LandingSurvey:
+    """Sort every entry of the landing folder (see LandingSurvey); `entities` are the file
+    entities of the contract. An entry is judged by its name, then by what it is."""
+    from datetime import datetime
+
+    kinds = {(e.file_prefix, e.file_format) for e in entities}
+    examples = ", ".join(sorted(f"{prefix}_YYYYMMDD.{ext}" for prefix, ext in kinds))
+    survey = LandingSurvey(drops={kind: [] for kind in kinds})
+    if not Path(landing_dir).is_dir():
+        return survey
+    for path in sorted(Path(landing_dir).iterdir()):
+        name = path.name
+        if name.startswith("."):
+            continue
+        match = DROP_NAME.match(name)
+        kind = (match["prefix"], match["ext"]) if match else None
+        if kind not in kinds:
+            survey.unrecognised[name] = _unrecognised_reason(name, kinds, examples)
+            continue
+        try:
+            datetime.strptime(match["day"], "%Y%m%d")
+        except ValueError:
+            survey.rejected[name] = (kind, f"{match['day']} in the name is not a calendar date (YYYYMMDD)")
+            continue
+        problem = _not_a_file(path)
+        if problem:
+            survey.rejected[name] = (kind, problem)
+            continue
+        survey.drops[kind].append(path)
+    for found in survey.drops.values():
+        found.sort(key=lambda p: (DROP_NAME.match(p.name)["day"], p.name))
+    return survey
+
+
+def _unrecognised_reason(name: str, kinds, examples: str) -> str:
+    lowered = name.lower()
+    for prefix, ext in sorted(kinds):
+        if lowered.startswith(prefix):
+            return (f"looks like a {prefix} drop but is not named {prefix}_YYYYMMDD.{ext} (lower case, an 8-digit "
+                    f"date, optionally .gz): not loaded")
+    return f"not named like any drop ({examples}, optionally .gz): not loaded"
+
+
 def drops_for(landing_dir: Path, entity: Entity) -> list[Path]:
     """Files of this entity in the landing folder, oldest export first."""
-    if not landing_dir.is_dir():
-        return []
-    found = []
-    for path in landing_dir.iterdir():
-        match = DROP_NAME.match(path.name)
-        if match and match["prefix"] == entity.file_prefix and match["ext"] == entity.file_format:
-            found.append(path)
-    return sorted(found, key=lambda p: (DROP_NAME.match(p.name)["day"], p.name))
+    return survey_landing(landing_dir, [entity]).drops_of(entity)
 
 
 def _lines(data: bytes) -> list[tuple[int, bytes]]:
@@ -166,5 +272,19 @@ def parse_file(entity: Entity, path: Path, data: bytes) -> ParsedFile:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes as delivered (compressed or not)."""
     with io.open(path, "rb") as handle:
         return handle.read()
+
+
+def decoded(path: Path, data: bytes) -> bytes:
+    """The drop's content: `data` decompressed if the name ends in .gz (FileRejected if that fails)."""
+    if path.name.endswith(".gz"):
+        import gzip
+        import zlib
+
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise FileRejected(f"not a readable gzip file: {error}") from None
+    return data

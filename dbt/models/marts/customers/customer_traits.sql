@@ -1,7 +1,7 @@
 -- customer_traits: what a CRM or reverse-ETL sync writes back to its own records, one row
 -- per commerce account (keyed by the CRM's own customer_id), as of D. traits_changed_on is
--- the first date of the customer's current (tier, segment, rhythm) in the status history,
--- so a sync can send only the accounts whose traits changed today.
+-- the first date of the customer's current (tier, segment, rhythm) in the status history
+-- (int_customer_statuses_dated), so a sync can send only the accounts whose traits changed today.
 
 with accounts as (
     select * from {{ ref('int_accounts_mapped') }}
@@ -11,9 +11,8 @@ customer_value as (
     select * from {{ ref('customer_value') }}
 ),
 
-statuses as (
-    select * from {{ ref('stg_history__customer_statuses') }}
-    where valid_from <= {{ as_of_date() }} and valid_to >= {{ as_of_date() }}
+statuses_dated as (
+    select * from {{ ref('int_customer_statuses_dated') }}
 ),
 
 ranked as (
@@ -45,14 +44,14 @@ final as (
         cast(ranked.clv_percentile as double) as clv_percentile,
         customer_value.p_alive,
         customer_value.expected_next_order_date,
-        statuses.valid_from as traits_changed_on
+        statuses_dated.traits_changed_on
     from accounts
     inner join customer_value
         on accounts.customer_key = customer_value.customer_key
     inner join ranked
         on accounts.customer_key = ranked.customer_key
-    left join statuses
-        on accounts.customer_key = statuses.customer_key
+    left join statuses_dated
+        on accounts.customer_key = statuses_dated.customer_key
 )
 
 select * from final

@@ -11,46 +11,21 @@ customers as (
     select * from {{ ref('int_customers_resolved') }}
 ),
 
-statuses as (
-    select * from {{ ref('stg_history__customer_statuses') }}
-    where valid_from <= {{ as_of_date() }}
-),
-
--- the lapse is the trailing run of lapsed intervals: it began after the last date the
--- customer was recorded not lapsed
-last_not_lapsed as (
-    select
-        customer_key,
-        max(valid_to) as last_not_lapsed_on
-    from statuses
-    where not coalesce(is_lapsed, false)
-    group by customer_key
-),
-
-lapses as (
-    select
-        statuses.customer_key,
-        min(statuses.valid_from) as lapsed_on
-    from statuses
-    left join last_not_lapsed
-        on statuses.customer_key = last_not_lapsed.customer_key
-    where
-        statuses.is_lapsed
-        and (last_not_lapsed.last_not_lapsed_on is null or statuses.valid_from > last_not_lapsed.last_not_lapsed_on)
-    group by statuses.customer_key
+statuses_dated as (
+    select * from {{ ref('int_customer_statuses_dated') }}
 ),
 
 lapsed as (
     select
         customer_value.*,
         customers.first_name,
-        lapses.lapsed_on,
+        statuses_dated.lapsed_on,
         customer_value.as_of_date - customer_value.expected_next_order_date as days_overdue
     from customer_value
     inner join customers
         on customer_value.customer_key = customers.customer_key
-    left join lapses
-        on customer_value.customer_key = lapses.customer_key
+    left join statuses_dated
+        on customer_value.customer_key = statuses_dated.customer_key
     where customer_value.is_lapsed
 ),
 

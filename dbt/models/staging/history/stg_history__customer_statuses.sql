@@ -1,5 +1,8 @@
 with source as (
-    select * from {{ source('history', 'customer_statuses') }}
+    {{ recorded_state('history', 'customer_statuses', {
+        'customer_key': dbt.type_string(), 'value_tier': dbt.type_string(), 'value_segment': dbt.type_string(),
+        'rhythm_status': dbt.type_string(), 'valid_from': 'date', 'valid_to': 'date',
+    }) }}
 ),
 
 renamed as (

@@ -1,5 +1,7 @@
 with source as (
-    select * from {{ source('history', 'status_dates') }}
+    {{ recorded_state('history', 'status_dates', {
+        'as_of_date': 'date', 'recorded_at': dbt.type_timestamp(), 'run_id': dbt.type_string(),
+    }) }}
 ),
 
 final as (
