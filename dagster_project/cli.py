@@ -407,6 +407,8 @@ def rollback_to(serving_path: Path, publication_id: str) -> int:
     except SnapshotError as error:
         print(f"Rollback refused: {error}. The serving file is unchanged.", file=sys.stderr)
         return 1
+    if restored.recovered:
+        print(f"Recovered: {restored.recovered}.")
     print(f"Serving version {publication_id} (as of {restored.as_of_date}) again at {restored.path}; "
           f"logged as {restored.publication_id} in publication_log.")
     return 0

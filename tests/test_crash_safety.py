@@ -68,6 +68,8 @@ def debris(serving: Path) -> list[str]:
     left = [p.name for p in serving.parent.glob(f".{serving.name}.*") if not p.name.endswith(".lock")]
     versions = serving.parent / "versions"
     for path in versions.iterdir() if versions.is_dir() else []:
+        if path.name == "publication_log.parquet":  # the log's copy, not a version
+            continue
         if path.name.startswith(".") or not (path / "manifest.json").is_file():
             left.append(f"versions/{path.name}")
     left += [f"plots/{p.name}" for p in (serving.parent / "plots").glob(".*")]

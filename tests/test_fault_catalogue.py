@@ -180,6 +180,46 @@ def test_extraction_an_orphan_whose_parent_commits_late_loads_on_the_next_read(e
             == [("after",)]
 
 
+def test_extraction_rows_waiting_for_a_reference_load_when_it_arrives_nights_later(extracted, tmp_path):
+    """A refund whose order line arrives nights later (the refunds cursor long past it), and
+    file rows (JSON Lines and CSV) naming a customer created nights later: quarantined, then
+    judged again when the row they name loads, and resolved in the quarantine — as a load
+    from scratch would have them."""
+    sources = extracted.copy_to(tmp_path / "sources")
+    faults.insert_rows(sources.db, "refunds", [("R60", "L60", "2024-06-06T12:00:00", "0", "4.00",
+                                                "2024-06-06T12:00:00")])
+    (sources.landing / "reviews_20240610.jsonl").write_bytes(faults.jsonl(
+        {"review_id": "V60", "customer_id": "C60", "rating": 5, "posted_at": "2024-06-09T00:00:00",
+         "platform": "web", "updated_at": "2024-06-09T00:00:00"}))
+    (sources.landing / "crm_accounts_20240610.csv").write_bytes(
+        (faults.CRM_HEADER + "C60,family,,,2024-06-09T00:00:00,false\n").encode())
+    with connect(sources.warehouse) as con:
+        load_all(con, sources, "night-1")
+        assert sorted(r[1] for r in quarantined(con, "night-1")) == [
+            "customer_id references nothing in commerce_customers: C60",
+            "customer_id references nothing in commerce_customers: C60",
+            "order_line_id references nothing in commerce_order_lines: L60"]
+        # nights later the refunds cursor has moved on, and the line and the customer arrive
+        faults.insert_rows(sources.db, "refunds", [("R61", "L1", "2024-06-20T12:00:00", "0", "1.00",
+                                                    "2024-06-20T12:00:00")])
+        load_all(con, sources, "night-2")
+        faults.insert_rows(sources.db, "customers", [faults._customer("C60", "max@example.com", "Max",
+                                                                      updated="2024-06-21T09:00:00")])
+        faults.insert_rows(sources.db, "orders", [("O60", "C1", "2024-06-05T11:00:00", "completed", "web", "USD",
+                                                   "2024-06-21T11:00:00")])
+        faults.insert_rows(sources.db, "order_lines", [("L60", "O60", "P1", "1", "10.00", "0",
+                                                        "2024-06-21T11:00:00")])
+        load_all(con, sources, "night-3")
+        for table, key in (("commerce_refunds", "R60"), ("voice_reviews", "V60"), ("crm_accounts", "C60")):
+            assert count_rows(con, table, key) == 1, (table, key)
+        assert con.execute(f"select record_key, resolved_run_id from {raw_store.QUARANTINE} "
+                           "where resolved_at is not null and run_id = 'night-1' order by 1").fetchall() == [
+            ("C60", "night-3"), ("R60", "night-3"), ("V60", "night-3")]
+        assert quarantined(con, "night-3") == []  # nothing quarantined anew, nothing counted twice
+        load_all(con, sources, "night-4")  # and judged once: the next night changes nothing
+        assert count_rows(con, "commerce_refunds", "R60") == 1
+
+
 @pytest.mark.parametrize("blocking", BLOCKING, ids=fault_id)
 def test_extraction_a_broken_source_is_an_error_until_repaired(blocking, extracted, tmp_path):
     sources = extracted.copy_to(tmp_path / "sources")

@@ -223,7 +223,7 @@ def test_retention_keeps_the_newest_versions_and_never_the_serving_one(tmp_path)
         assert not backfill.served
 
     assert [v.publication_id for v in list_versions(serving)] == ["e", "d", "b"]  # b serves: kept beyond 2
-    assert sorted(p.name for p in versions_dir(serving).iterdir()) == ["b", "d", "e"]
+    assert sorted(p.name for p in versions_dir(serving).iterdir()) == ["b", "d", "e", "publication_log.parquet"]
     assert not list(serving.parent.glob("*.building"))
     assert last_log_row(serving)["version"] == "b"
 
@@ -387,3 +387,77 @@ def test_a_backfill_writes_its_version_and_serves_only_with_republish(published,
     assert_serves_exactly(serving, versions_dir(serving) / republished.run_id)
     assert query(serving, "select version, as_of_date from publication_log") == [
         ("later", date(2026, 7, 31)), (republished.run_id, date.fromisoformat(DEMO_AS_OF))]
+
+
+def _damage(serving: Path, how: str) -> None:
+    data = serving.read_bytes()
+    if how == "truncated":
+        serving.write_bytes(data[: len(data) // 3])
+    elif how == "zeroed header":
+        serving.write_bytes(b"\0" * 4096 + data[4096:])
+    else:
+        serving.write_bytes(b"")
+
+
+@pytest.mark.parametrize("how", ["truncated", "zeroed header", "empty"])
+def test_a_damaged_serving_file_is_set_aside_and_the_next_publication_keeps_the_history(tmp_path, how):
+    publish_small(tmp_path, "first", "2026-06-29", customers=15)
+    serving = publish_small(tmp_path, "second", "2026-06-30", customers=20).path
+    _damage(serving, how)
+    damaged = serving.read_bytes()
+
+    third = publish_small(tmp_path, "third", "2026-07-01", customers=25)
+    assert third.served and third.recovered and "the serving file was damaged" in third.recovered
+    assert query(serving, "select publication_id, kind from publication_log") == [
+        ("first", "publish"), ("second", "publish"), ("third", "publish")]
+    assert_serves_exactly(serving, versions_dir(serving) / "third")
+    # nothing lost: the damaged bytes are kept aside, by name
+    (aside,) = serving.parent.glob("customer_value.duckdb.damaged-*")
+    assert aside.read_bytes() == damaged
+    assert publish_small(tmp_path, "fourth", "2026-07-02").recovered is None  # sound again
+
+
+def test_rollback_recovers_from_a_damaged_serving_file_and_says_so(tmp_path, monkeypatch, capsys):
+    publish_small(tmp_path, "old", "2026-06-29", customers=15)
+    serving = publish_small(tmp_path, "new", "2026-06-30", customers=25).path
+    _damage(serving, "zeroed header")
+    monkeypatch.setenv("CVW_SERVING_PATH", str(serving))
+
+    assert main(["rollback", "--to", "old"]) == 0
+    out = capsys.readouterr()
+    assert "Recovered: the serving file was damaged" in out.out and "Traceback" not in out.err
+    assert_serves_exactly(serving, versions_dir(serving) / "old")
+    assert query(serving, "select kind, version from publication_log") == [
+        ("publish", "old"), ("publish", "new"), ("rollback", "old")]
+
+
+def test_a_long_lived_client_sees_each_new_publication_on_its_next_connection(tmp_path):
+    """DuckDB keeps one instance per path per process: a plain reconnect while another
+    connection stays open (as a pool keeps them) reads the old publication. The readers'
+    helpers see the new one, directly and through a pooled SQLAlchemy engine."""
+    import sqlalchemy
+
+    from dagster_project.publish.readers import connect_latest, latest_engine
+
+    serving = publish_small(tmp_path, "first", "2026-06-29", customers=15).path
+    count = "select count(*) from customer_value"
+    held = duckdb.connect(str(serving), read_only=True)  # e.g. a dashboard's open connection
+    engine = latest_engine(serving, poolclass=sqlalchemy.pool.QueuePool, pool_size=1)
+    with engine.connect() as pooled:
+        assert pooled.execute(sqlalchemy.text(count)).scalar() == 15
+    publish_small(tmp_path, "second", "2026-06-30", customers=25)
+
+    with duckdb.connect(str(serving), read_only=True) as plain:
+        assert plain.execute(count).fetchall() == [(15,)]  # the trap the helpers avoid
+    with connect_latest(serving) as latest:
+        assert latest.execute(count).fetchall() == [(25,)]
+        assert latest.execute("select publication_id from publication_log order by rowid desc limit 1"
+                              ).fetchall() == [("second",)]
+    with engine.connect() as pooled:  # the same pooled connection, checked out again
+        assert pooled.execute(sqlalchemy.text(count)).scalar() == 25
+    assert engine.pool.checkedout() == 0 and engine.pool.size() == 1
+    # and a SQL tool's inspector finds the tables and their columns through it
+    inspector = sqlalchemy.inspect(engine)
+    assert {"customer_value", "publication_log"} <= set(inspector.get_table_names())
+    assert "net_revenue" in {c["name"] for c in inspector.get_columns("customer_value")}
+    held.close()

@@ -89,6 +89,9 @@ def serving_database_asset(settings: Settings) -> dg.AssetsDefinition:
                 f"the serving file still serves {publication.serving_as_of_date} (run with config "
                 f"republish: true, or `cvw rollback --to {publication.publication_id}`, to serve it)"
             )
+        if publication.recovered:
+            # a warning, so `cvw run` reports it: the operator should know the disk damaged a file
+            context.log.warning(f"{publication.recovered}; this publication replaced it")
         if publication.removed_versions:
             context.log.info(f"retention removed versions {publication.removed_versions}")
         return dg.MaterializeResult(
@@ -122,6 +125,8 @@ def rollback_serving_database(context: dg.OpExecutionContext, config: RollbackCo
     except SnapshotError as error:
         # the refusal itself is the message an operator needs, not a traceback
         raise dg.Failure(description=f"rollback refused, the serving file is unchanged: {error}") from error
+    if restored.recovered:
+        context.log.warning(f"{restored.recovered}; the rollback replaced it")
     context.log.info(f"serving version {config.publication_id} as of {restored.as_of_date} again: {restored.row_counts}")
     context.log_event(
         dg.AssetMaterialization(

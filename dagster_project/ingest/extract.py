@@ -8,7 +8,9 @@ commit left off.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ class EntityLoad:
     files_loaded: list[str] = field(default_factory=list)
     files_rejected: dict[str, str] = field(default_factory=dict)
     files_duplicated: dict[str, str] = field(default_factory=dict)  # file: the earlier file with its bytes
+    rows_rejudged: int = 0  # quarantined only for a reference to a row not yet loaded, loaded now
     problem: str | None = None  # the source can't be read as the contract describes: nothing loaded
 
     def add(self, result: raw_store.BatchResult) -> None:
@@ -85,6 +88,8 @@ def extract_table(
             raw_store.BatchResult(load.rows_read, load.rows_changed, load.rows_quarantined, load.rows_rejected),
             incremental=cursor is not None, source_rows=source_rows, loaded_at=loaded_at, run_id=run_id,
         )
+        if load.problem is None:
+            load.rows_rejudged = rejudge_orphans(con, entity, None, base_currency=base_currency, run_id=run_id)
     if load.problem:
         log.warning("%s not loaded: %s", entity.raw_table, load.problem)
     return load
@@ -128,7 +133,89 @@ def extract_drops(
             log.warning("%s was delivered again with other contents: loading it again", path.name)
         load_file(con, path, entity, load, base_currency=base_currency, run_id=run_id, loaded_by_content=by_content,
                   data=data)
+    with transaction(con):
+        load.rows_rejudged = rejudge_orphans(con, entity, landing_dir, base_currency=base_currency, run_id=run_id)
     return load
+
+
+_ORPHAN = re.compile(r"^[a-z_]+ references nothing in [a-z_]+: ")
+
+
+def _orphans(con: duckdb.DuckDBPyConnection, entity: Entity) -> list[tuple[str, int, str]]:
+    """Open quarantined rows of `entity` whose only fault is a reference to a row not loaded
+    (yet): (file or table, row, record as delivered)."""
+    rows = con.execute(
+        f"""select source_file, source_row, record, reason from {raw_store.QUARANTINE}
+            where source = ? and entity = ? and resolved_at is null and reason like '%references nothing in%'
+            order by source_file, source_row""",
+        [entity.source, entity.name],
+    ).fetchall()
+    return [(f, n, record) for f, n, record, reason in rows
+            if record is not None and all(_ORPHAN.match(part) for part in reason.split("; "))]
+
+
+def _records_batch(entity: Entity, rows: list[tuple[str, int, str, dict]]):
+    import pyarrow as pa
+
+    from .file_reader import _text
+
+    data = {name: pa.array([_text(fields.get(name)) for *_, fields in rows], pa.string()) for name in entity.column_names}
+    data["_source_file"] = pa.array([f for f, *_ in rows], pa.string())
+    data["_source_row"] = pa.array([n for _, n, *_ in rows], pa.int64())
+    data["_record"] = pa.array([record for _, _, record, _ in rows], pa.string())
+    return pa.table(data)
+
+
+def rejudge_orphans(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: Path | None, *,
+                    base_currency: str, run_id: str | None) -> int:
+    """Judge again the rows quarantined only because they referred to a row not loaded yet (a
+    refund whose order line arrives nights later, a review of a customer created since): the
+    cursor or the file has moved on, so no later read brings them back. Those whose reference
+    now exists load and their quarantined version is resolved; the others stay, unchanged.
+    A database row and a JSON line come back from their record as delivered; a CSV line from
+    its file, re-read (if the file is gone, the line stays quarantined). Returns how many loaded.
+    Not counted in the night's rows read or quarantined (they were counted when they came)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .file_reader import decoded, parse_file
+
+    orphans = _orphans(con, entity)
+    if not orphans:
+        return 0
+    if entity.file_format == "csv":
+        batches, wanted = [], {}
+        for file_name, number, _ in orphans:
+            wanted.setdefault(file_name, set()).add(number)
+        for file_name, numbers in wanted.items():
+            path = Path(landing_dir) / file_name if landing_dir is not None else None
+            if path is None or not path.is_file():
+                continue
+            try:
+                rows = parse_file(entity, path, decoded(path, read_bytes(path))).rows
+            except (OSError, FileRejected):
+                continue
+            batches.append(rows.filter(pc.is_in(rows.column("_source_row"), pa.array(sorted(numbers)))))
+        batch = pa.concat_tables(batches) if batches else None
+    else:
+        parsed = []
+        for file_name, number, record in orphans:
+            try:
+                fields = json.loads(record)
+            except ValueError:
+                continue
+            if isinstance(fields, dict):
+                parsed.append((file_name, number, record, fields))
+        batch = _records_batch(entity, parsed) if parsed else None
+    if batch is None or batch.num_rows == 0:
+        return 0
+    before = len(orphans)
+    raw_store.merge_batch(con, entity, batch, base_currency=base_currency, loaded_at=utc_now(whole_seconds=True),
+                          run_id=run_id)
+    loaded = before - len(_orphans(con, entity))
+    if loaded:
+        log.info("%s: %d row(s) quarantined for a reference not yet loaded loaded now", entity.raw_table, loaded)
+    return loaded
 
 
 def load_file(

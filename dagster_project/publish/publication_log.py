@@ -59,10 +59,67 @@ class Serving:
     kind: str
 
 
+def log_copy_path(serving_path: Path) -> Path:
+    """A copy of the serving file's log kept beside the versions, rewritten after each
+    publication and rollback: the history survives a serving file damaged on disk."""
+    return serving_path.parent / "versions" / "publication_log.parquet"
+
+
+def damage_of(serving_path: Path) -> str | None:
+    """Why the serving file cannot be opened as a DuckDB database and its log read (None if it
+    can, or is absent): what a publication or rollback reads of the previous file."""
+    if not serving_path.exists():
+        return None
+    try:
+        with duckdb.connect(str(serving_path), read_only=True) as con:
+            has_log = con.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?", [PUBLICATION_LOG]
+            ).fetchall()[0][0]
+            if has_log:
+                con.execute(f"select * from {PUBLICATION_LOG}").fetchall()
+    except duckdb.Error as error:
+        return str(error).strip().splitlines()[0][:300]
+    return None
+
+
+def set_aside_if_damaged(serving_path: Path, now: datetime) -> str | None:
+    """A damaged serving file (truncated, zeroed, empty) is renamed aside, never deleted, so
+    that the publication or rollback under way can replace it; returns what was done."""
+    import os
+
+    problem = damage_of(serving_path)
+    if problem is None:
+        return None
+    aside = serving_path.with_name(f"{serving_path.name}.damaged-{now:%Y%m%dT%H%M%S%f}")
+    os.replace(serving_path, aside)
+    for debris in (serving_path.with_name(serving_path.name + ".wal"),):
+        if debris.exists():
+            os.replace(debris, aside.with_name(aside.name + ".wal"))
+    source = "its copy beside the versions" if log_copy_path(serving_path).exists() else "nowhere (no copy yet)"
+    return (f"the serving file was damaged ({problem}): set aside as {aside.name}; publication_log carried over "
+            f"from {source}")
+
+
+def save_log_copy(serving_path: Path) -> None:
+    """Write the serving file's log to its copy (whole or not at all)."""
+    import os
+
+    copy = log_copy_path(serving_path)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_name(f".{copy.name}.partial")
+    with duckdb.connect(str(serving_path), read_only=True) as con:
+        con.execute(f"copy (select * from {PUBLICATION_LOG} order by rowid) to {quote_literal(partial)} (format parquet)")
+    os.replace(partial, copy)
+
+
 def carry_over_log(con: duckdb.DuckDBPyConnection, serving_path: Path) -> None:
-    """Create the log in the file being built, with every row of the serving file's log."""
+    """Create the log in the file being built, with every row of the serving file's log (or,
+    when there is no serving file, of the log's copy beside the versions)."""
     con.execute(_LOG_DDL)
     if not serving_path.exists():
+        copy = log_copy_path(serving_path)
+        if copy.exists():
+            con.execute(f"insert into {PUBLICATION_LOG} by name select * from read_parquet({quote_literal(copy)})")
         return
     con.execute(f"attach {quote_literal(serving_path)} as previous (read_only)")
     try:

@@ -15,7 +15,7 @@ import duckdb
 from ..core.clock import utc_now
 from ..core.files import replace_durably
 from ..core.sql import quote_identifier, quote_literal
-from .publication_log import ROLLBACK, LogEntry, append_log, carry_over_log, log_measures
+from .publication_log import ROLLBACK, LogEntry, append_log, carry_over_log, log_measures, save_log_copy, set_aside_if_damaged
 from .serving import Publication, building, publication_lock, publish_plots
 from .serving_format import comment_table, create_serving_file
 from .versions import SnapshotError, read_version, verify_version
@@ -28,6 +28,7 @@ def rollback(serving_path: Path, publication_id: str, *, run_id: str | None = No
     with publication_lock(serving_path):  # retention can't delete the version while it is read
         version = read_version(serving_path, publication_id)
         verify_version(version)
+        recovered = set_aside_if_damaged(serving_path, published_at)
         tables = version.manifest["tables"]
         with building(serving_path, log_id) as staging:
             con = create_serving_file(staging)
@@ -56,6 +57,7 @@ def rollback(serving_path: Path, publication_id: str, *, run_id: str | None = No
             finally:
                 con.close()
             replace_durably(staging, serving_path)
+            save_log_copy(serving_path)
         pictures = {
             name: (version.path / plot["file"]).read_bytes() for name, plot in version.manifest.get("plots", {}).items()
         }
@@ -63,7 +65,7 @@ def rollback(serving_path: Path, publication_id: str, *, run_id: str | None = No
     return Publication(
         serving_path, version.as_of_date, published_at, counts, int(customers or 0), float(revenue or 0),
         publication_id=log_id, version_path=version.path, served=True, serving_as_of_date=version.as_of_date,
-        plots=pictures,
+        plots=pictures, recovered=recovered,
     )
 
 

@@ -26,7 +26,9 @@ from ..core.sql import quote_identifier, quote_literal
 from ..core.dbt_manifest import PublishedTable
 from ..core.plots import trend_png, value_concentration_png
 from .serving_format import comment_table, create_serving_file, descriptions_of
-from .publication_log import PUBLISH, LogEntry, append_log, carry_over_log, log_measures, serving_now
+from .publication_log import (
+    PUBLISH, LogEntry, append_log, carry_over_log, log_measures, save_log_copy, serving_now, set_aside_if_damaged,
+)
 from .versions import prune_versions, write_version
 
 
@@ -45,6 +47,8 @@ class Publication:
     serving_as_of_date: date | None = None
     removed_versions: list[str] = field(default_factory=list)
     plots: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # what was done about a damaged serving file found on the way (None: it was sound)
+    recovered: str | None = None
 
 
 @contextmanager
@@ -116,6 +120,7 @@ def publish(
     published_at = utc_now()
     publication_id = run_id or f"manual-{published_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with publication_lock(serving_path), building(serving_path, publication_id) as staging:
+        recovered = set_aside_if_damaged(serving_path, published_at)
         con = create_serving_file(staging)
         try:
             con.execute(f"attach {quote_literal(warehouse_path)} as warehouse (read_only)")
@@ -150,6 +155,7 @@ def publish(
         served = republish or current is None or as_of_date >= current.as_of_date
         if served:
             replace_durably(staging, serving_path)
+            save_log_copy(serving_path)
             publish_plots(pictures, serving_path)
         serving = serving_now(serving_path)
         removed = prune_versions(serving_path, versions_kept, serving.version if serving else None)
@@ -157,6 +163,7 @@ def publish(
         serving_path, as_of_date, published_at, counts, int(customers or 0), float(revenue or 0),
         publication_id=publication_id, version_path=version_path, served=served,
         serving_as_of_date=serving.as_of_date if serving else None, removed_versions=removed, plots=pictures,
+        recovered=recovered,
     )
 
 

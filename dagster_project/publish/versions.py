@@ -210,7 +210,10 @@ def prune_versions(serving_path: Path, keep: int, serving_version: str | None) -
         raise ValueError(f"keep at least one version, not {keep}")
     root = versions_dir(serving_path)
     for debris in root.glob(".*") if root.is_dir() else []:
-        shutil.rmtree(debris, ignore_errors=True)
+        if debris.is_dir():
+            shutil.rmtree(debris, ignore_errors=True)
+        else:
+            debris.unlink(missing_ok=True)  # a log copy a crash left half written
     removed = []
     for version in list_versions(serving_path)[keep:]:
         if version.publication_id != serving_version:
