@@ -127,8 +127,7 @@ def test_extraction_quarantines_each_bad_row_with_its_reason_and_loads_the_rest(
             assert conformance.severity == WARN and bad.reason.split(":")[0].rstrip("…") in conformance.message
     for table, check, words in fault.warns:
         assert gate[(table, check)].severity == WARN and words in gate[(table, check)].message
-    survey = survey_landing(sources.landing, FILE_ENTITIES)
-    not_loaded = {**{name: reason for name, (_, reason) in survey.rejected.items()}, **survey.unrecognised}
+    not_loaded = survey_landing(sources.landing, FILE_ENTITIES).not_loaded()
     for name, words in fault.not_loaded.items():
         assert words in not_loaded.get(name, ""), (name, not_loaded)
 

@@ -151,7 +151,7 @@ def quarantine(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         still_open = quarantine_summary.open_by_entity(con)
     total_open = sum(n for *_, n in still_open)
     survey = survey_landing(Path(sources.landing_dir), FILE_ENTITIES)
-    not_loaded = {**{name: reason for name, (_, reason) in survey.rejected.items()}, **survey.unrecognised}
+    not_loaded = survey.not_loaded()
     for name, reason in sorted(not_loaded.items()):
         context.log.warning(f"landing folder: {name}: {reason}")
     context.log.info(f"{sum(n for *_, n in this_run)} row(s) quarantined this run, {resolved} resolved, "

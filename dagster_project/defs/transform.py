@@ -55,8 +55,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
 def _recorded_after_the_marts(manifest: Mapping[str, Any]) -> set[dg.AssetKey]:
     return {
         keys.dbt_resource(source) for source in manifest.get("sources", {}).values()
-        if node_meta(source).get("recorded_after_the_marts") or (source.get("source_meta") or {}).get(
-            "recorded_after_the_marts")
+        if node_meta(source).get("recorded_after_the_marts")
     }
 
 

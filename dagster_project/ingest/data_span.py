@@ -34,9 +34,8 @@ def record(con: duckdb.DuckDBPyConnection, warehouse_path: Path) -> dict[str, st
     if first is None:
         return None
     span = {"first_order_date": first.isoformat(), "last_order_date": last.isoformat()}
-    path = span_path(warehouse_path)
-    if not path.exists() or read(warehouse_path) != span:
-        replace_file(path, (json.dumps(span, indent=2) + "\n").encode())
+    if read(warehouse_path) != span:
+        replace_file(span_path(warehouse_path), (json.dumps(span, indent=2) + "\n").encode())
     return span
 
 

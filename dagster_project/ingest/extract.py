@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -177,8 +177,6 @@ def rejudge_orphans(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir:
     Not counted in the night's rows read or quarantined (they were counted when they came)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .file_reader import decoded, parse_file
 
     orphans = _orphans(con, entity)
     if not orphans:

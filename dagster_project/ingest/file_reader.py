@@ -88,6 +88,10 @@ class LandingSurvey:
     def drops_of(self, entity: Entity) -> list[Path]:
         return self.drops.get((entity.file_prefix, entity.file_format), [])
 
+    def not_loaded(self) -> dict[str, str]:
+        """Every entry not loaded, rejected or unrecognised: name -> reason."""
+        return {**{name: reason for name, (_, reason) in self.rejected.items()}, **self.unrecognised}
+
     def rejected_of(self, entity: Entity) -> dict[str, str]:
         kind = (entity.file_prefix, entity.file_format)
         return {name: reason for name, (of, reason) in self.rejected.items() if of == kind}

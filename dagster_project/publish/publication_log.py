@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from ..core.files import replace_durably
 from ..core.sql import quote_identifier, quote_literal
 
 PUBLICATION_LOG = "publication_log"
@@ -85,16 +86,14 @@ def damage_of(serving_path: Path) -> str | None:
 def set_aside_if_damaged(serving_path: Path, now: datetime) -> str | None:
     """A damaged serving file (truncated, zeroed, empty) is renamed aside, never deleted, so
     that the publication or rollback under way can replace it; returns what was done."""
-    import os
-
     problem = damage_of(serving_path)
     if problem is None:
         return None
     aside = serving_path.with_name(f"{serving_path.name}.damaged-{now:%Y%m%dT%H%M%S%f}")
-    os.replace(serving_path, aside)
-    for debris in (serving_path.with_name(serving_path.name + ".wal"),):
-        if debris.exists():
-            os.replace(debris, aside.with_name(aside.name + ".wal"))
+    replace_durably(serving_path, aside)
+    wal = serving_path.with_name(serving_path.name + ".wal")
+    if wal.exists():
+        replace_durably(wal, aside.with_name(aside.name + ".wal"))
     source = "its copy beside the versions" if log_copy_path(serving_path).exists() else "nowhere (no copy yet)"
     return (f"the serving file was damaged ({problem}): set aside as {aside.name}; publication_log carried over "
             f"from {source}")
@@ -102,14 +101,12 @@ def set_aside_if_damaged(serving_path: Path, now: datetime) -> str | None:
 
 def save_log_copy(serving_path: Path) -> None:
     """Write the serving file's log to its copy (whole or not at all)."""
-    import os
-
     copy = log_copy_path(serving_path)
     copy.parent.mkdir(parents=True, exist_ok=True)
     partial = copy.with_name(f".{copy.name}.partial")
     with duckdb.connect(str(serving_path), read_only=True) as con:
         con.execute(f"copy (select * from {PUBLICATION_LOG} order by rowid) to {quote_literal(partial)} (format parquet)")
-    os.replace(partial, copy)
+    replace_durably(partial, copy)
 
 
 def carry_over_log(con: duckdb.DuckDBPyConnection, serving_path: Path) -> None:
