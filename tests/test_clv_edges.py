@@ -242,3 +242,30 @@ def test_gamma_gamma_homogeneous_spend_ridge():
     assert -value * 3000 == pytest.approx(fit.log_likelihood, abs=1e-3)
     direct = GammaGammaFit.from_params(fit.p, 1e9, 1e9 / nu)
     np.testing.assert_allclose(conditional_expected_order_value(direct, x, m), fit.mean_order_value, rtol=1e-6)
+
+
+def test_gamma_gamma_constant_customer_spend_ridge():
+    """Each customer always re-orders the same basket, baskets differ across customers: the
+    maximum is at p -> inf, v -> 0 (the clockwork business's "no further decrease possible"
+    with the gradient just above the tolerance)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(1, 12, 2000).astype(float)
+    m = np.round(stats.invgamma.rvs(4.0, scale=90.0, size=2000, random_state=rng), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit = fit_gamma_gamma(x, m)
+    assert fit.limit == "constant_customer_spend" and fit.converged, fit.message
+    q, s = fit.q, fit.p * fit.v
+    assert q == pytest.approx(4.0, rel=0.15) and s == pytest.approx(90.0, rel=0.15)
+    assert fit.mean_order_value == pytest.approx(s / (q - 1.0))
+    # a repeat customer's own mean is her expected order value; non-buyers get the population's
+    np.testing.assert_allclose(conditional_expected_order_value(fit, x[:5], m[:5]), m[:5], rtol=1e-9)
+    np.testing.assert_allclose(expected_order_value(fit, [0.0], [0.0]), fit.mean_order_value)
+    se = fit.standard_errors
+    assert se["p"] == np.inf and se["v"] == np.inf and 0 < se["mean_order_value"] < fit.mean_order_value
+    # the full likelihood approaches the limit's (the inverse-gamma density of m) from below
+    limit_ll = stats.invgamma.logpdf(m, q, scale=s).sum()
+    assert fit.log_likelihood == pytest.approx(limit_ll, rel=1e-9)
+    data = _GammaGammaData(x, m, np.ones(len(x)))
+    gaps = [limit_ll + 2000 * data.neg_mean_ll_and_grad(np.array([p, q, s / p]))[0] for p in (1e2, 1e3, 1e4)]
+    assert gaps[0] > gaps[1] > gaps[2] > 0

@@ -18,6 +18,16 @@ the full model does not beat it, reports the limit: q, v are a point on the ridg
 everyone (the weight p x/(p x + q - 1) of the customer's own mean goes to 0). If every
 customer has exactly the same mean order value m0, the likelihood is unbounded (p -> inf as
 well: no variation at all); the fit reports the limit "constant_order_value" and predicts m0.
+
+The other edge: when a customer's mean order value varies no more between few and many
+orders than it does across customers, the maximum lies at p -> inf, v -> 0 with p v = s
+fixed: each customer always spends the same amount 1/nu' = p/nu, and these amounts are
+inverse-gamma across customers, m ~ InvGamma(q, s) whatever x (limit
+"constant_customer_spend"; a shop whose customers each re-order the same basket). The full
+likelihood rises towards that limit ever more slowly while its value loses its digits to
+rounding (terms of size p log v), so a plain search stalls short of it. At this limit the
+general formulas hold on the ridge point p = LIMIT_SCALE, v = s/p: the population mean is
+s/(q - 1) and E[Z | x, m] -> m (the customer's own mean, weight p x/(p x + q - 1) -> 1).
 """
 
 from __future__ import annotations
@@ -55,17 +65,19 @@ class GammaGammaFit:
     iterations: int = 0
     message: str = ""
     gradient_norm: float = float("nan")
-    # None (interior maximum), "homogeneous_spend" (q, v -> inf, v/q fixed) or
-    # "constant_order_value" (every mean order value equal); see the module docstring
+    # None (interior maximum), "homogeneous_spend" (q, v -> inf, v/q fixed),
+    # "constant_customer_spend" (p -> inf, v -> 0, p v fixed) or "constant_order_value"
+    # (every mean order value equal); see the module docstring
     limit: str | None = None
     # standard error per parameter (observed information); inf for the parameters that
-    # diverge at a limit, plus "nu" = q/v and "mean_order_value" = p/nu there
+    # diverge at a limit, plus the limit's identified combination ("nu" = q/v or "s" = p v)
+    # and "mean_order_value" there
     standard_errors: dict | None = None
 
     @classmethod
     def from_params(cls, p: float, q: float, v: float, *, limit: str | None = None) -> "GammaGammaFit":
         """A parameter set that was not fitted (``limit``: predictions of that limit, nu = q/v)."""
-        if limit not in (None, HOMOGENEOUS_SPEND, CONSTANT_ORDER_VALUE):
+        if limit not in (None, HOMOGENEOUS_SPEND, CONSTANT_CUSTOMER_SPEND, CONSTANT_ORDER_VALUE):
             raise ValueError(f"unknown Gamma-Gamma limit {limit!r}")
         return cls(p, q, v, float("nan"), 0, False, 0, "parameters given, not fitted", limit=limit)
 
@@ -82,9 +94,12 @@ class GammaGammaFit:
 
 
 HOMOGENEOUS_SPEND = "homogeneous_spend"
+CONSTANT_CUSTOMER_SPEND = "constant_customer_spend"
 CONSTANT_ORDER_VALUE = "constant_order_value"
-LIMIT_SCALE = 1e12  # q at a limit (v = q/nu): a point on the ridge
-RIDGE_CHECK = 1e3  # a full fit with q above this is checked against the limiting model
+# limits whose predictions are the population mean for everyone (p/nu)
+_POOLED_LIMITS = (HOMOGENEOUS_SPEND, CONSTANT_ORDER_VALUE)
+LIMIT_SCALE = 1e12  # the diverging parameter at a limit (q, or p): a point on the ridge
+RIDGE_CHECK = 1e3  # a full fit with q or p above this is checked against the limiting models
 
 
 def _as_spend(frequency, monetary_value, *, strict: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -206,16 +221,63 @@ class _HomogeneousSpend:
         return -ll / self.W, -np.array([g_p, g_nu]) / self.W
 
 
+_LIMIT_MODEL_NAMES = {HOMOGENEOUS_SPEND: ("p", "nu"), CONSTANT_CUSTOMER_SPEND: ("q", "s")}
+
+
+class _ConstantCustomerSpend:
+    """The limiting model p -> inf, v -> 0, p v = s: m ~ InvGamma(q, s) whatever x,
+    log f = q log s - log Gamma(q) - (q + 1) log m - s / m."""
+
+    names = ("q", "s")
+
+    def __init__(self, m, w):
+        self.w = w
+        self.W = float(w.sum())
+        self.S_w_lm = dot(w, np.log(m))
+        self.S_w_inv_m = dot(w, 1.0 / m)
+
+    def neg_mean_ll_and_grad(self, theta):
+        q, s = theta
+        W = self.W
+        ll = W * (q * np.log(s) - gammaln(q)) - (q + 1.0) * self.S_w_lm - s * self.S_w_inv_m
+        g_q = W * (np.log(s) - digamma(q)) - self.S_w_lm
+        g_s = W * q / s - self.S_w_inv_m
+        return -ll / W, -np.array([g_q, g_s]) / W
+
+
+def _limit_fits(x, m, w, p: float, q: float, v: float, scale: float, max_iter: int):
+    """Fit both limiting models from the full fit's implied values; returns
+    [(limit, model, OptimResult)]."""
+    out = []
+    lim = _HomogeneousSpend(x, m, w)
+    nu0 = q / v if np.isfinite(q / v) and q / v > 0 else 1.0 / scale
+    p0 = p if np.isfinite(p) and 1e-6 < p < 1e6 else 1.0
+    out.append((HOMOGENEOUS_SPEND, lim, minimize_log_params(
+        lim.neg_mean_ll_and_grad, np.array([p0, nu0]), np.array([1e-8, 1e-10 / scale]),
+        np.array([1e8, 1e10 / scale]), lim.names, max_iter=max_iter,
+        model=f"Gamma-Gamma limit {HOMOGENEOUS_SPEND}",
+    )))
+    lim = _ConstantCustomerSpend(m, w)
+    s0 = p * v if np.isfinite(p * v) and p * v > 0 else scale
+    q0 = q if np.isfinite(q) and 1e-6 < q < 1e6 else 2.0
+    out.append((CONSTANT_CUSTOMER_SPEND, lim, minimize_log_params(
+        lim.neg_mean_ll_and_grad, np.array([q0, s0]), np.array([1e-8, scale * 1e-10]),
+        np.array([1e8, scale * 1e10]), lim.names, max_iter=max_iter,
+        model=f"Gamma-Gamma limit {CONSTANT_CUSTOMER_SPEND}",
+    )))
+    return out
+
+
 def fit_gamma_gamma(
     frequency, monetary_value, weights=None, *, max_iter: int = 1000, start=None, standard_errors: bool = True
 ) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma fit on customers with frequency x > 0 and mean repeat
     order value > 0 (other rows are rejected with ValueError; filter them first).
 
-    Edges (module docstring): when the full search did not converge or ended with q above
-    RIDGE_CHECK, the limiting model (p, nu) is fitted too; it wins unless the full model's
-    log-likelihood exceeds it by more than 1e-3 + 1e-9 |LL| (a limit the full model only
-    approaches is the maximum). ``limit`` says which was reached; ``converged`` is the winning
+    Edges (module docstring): when the full search did not converge or ended with q or p
+    above RIDGE_CHECK, the limiting models (p, nu) and (q, s) are fitted too; the better of
+    them wins unless the full model's log-likelihood exceeds it by more than 1e-3 + 1e-9 |LL|
+    (a limit the full model only approaches is the maximum). ``limit`` says which was reached; ``converged`` is the winning
     model's own convergence. All mean order values equal: limit "constant_order_value"
     (unbounded likelihood, log_likelihood = +inf, nothing to estimate). ``standard_errors``:
     observed-information SEs (_numeric.observed_information_se).
@@ -262,25 +324,26 @@ def fit_gamma_gamma(
         p, q, v = (float(t) for t in res.theta)
         ll = -res.value * data.W
         chosen, limit, notes = (res, data.neg_mean_ll_and_grad, ("p", "q", "v")), None, ""
-        if not res.converged or q > RIDGE_CHECK:
-            lim = _HomogeneousSpend(x, m, w)
-            nu0 = q / v if np.isfinite(q / v) and q / v > 0 else 1.0 / scale
-            p0 = p if np.isfinite(p) and 1e-6 < p < 1e6 else 1.0
-            lres = minimize_log_params(
-                lim.neg_mean_ll_and_grad,
-                np.array([p0, nu0]),
-                np.array([1e-8, 1e-10 / scale]),
-                np.array([1e8, 1e10 / scale]),
-                lim.names,
-                max_iter=max_iter,
-                model="Gamma-Gamma limit homogeneous_spend",
-            )
-            ll_lim = -lres.value * lim.W
-            notes = f"; log-likelihoods: interior {ll:.6f}, {HOMOGENEOUS_SPEND} {ll_lim:.6f}"
-            if np.isfinite(ll_lim) and not (ll > ll_lim + 1e-3 + 1e-9 * abs(ll_lim)):
-                chosen, limit, ll = (lres, lim.neg_mean_ll_and_grad, lim.names), HOMOGENEOUS_SPEND, ll_lim
-                p, nu = (float(t) for t in lres.theta)
-                q, v = LIMIT_SCALE, LIMIT_SCALE / nu
+        if not res.converged or q > RIDGE_CHECK or p > RIDGE_CHECK:
+            candidates = [(None, res, ll, data.neg_mean_ll_and_grad)]
+            for name, lim, lres in _limit_fits(x, m, w, p, q, v, scale, max_iter):
+                candidates.append((name, lres, -lres.value * lim.W, lim.neg_mean_ll_and_grad))
+            notes = "; log-likelihoods: " + ", ".join(f"{c[0] or 'interior'} {c[2]:.6f}" for c in candidates)
+            finite = [c for c in candidates if np.isfinite(c[2])]
+            best = max(c[2] for c in finite)
+            # a limit the full model only approaches is the maximum: the full model wins only
+            # when it beats every limit by more than the tolerance
+            tol = 1e-3 + 1e-9 * abs(best)
+            limits = [c for c in finite if c[0] and c[2] >= best - tol]
+            if limits:
+                limit, cres, ll, fun = max(limits, key=lambda c: c[2])
+                chosen = (cres, fun, _LIMIT_MODEL_NAMES[limit])
+                if limit == HOMOGENEOUS_SPEND:
+                    p, nu = (float(t) for t in cres.theta)
+                    q, v = LIMIT_SCALE, LIMIT_SCALE / nu
+                else:
+                    q, s = (float(t) for t in cres.theta)
+                    p, v = LIMIT_SCALE, s / LIMIT_SCALE
     cres, fun_grad, names = chosen
     message = (f"maximum at the limit {limit}: " if limit else "") + cres.message + notes
     if not cres.converged:
@@ -288,10 +351,16 @@ def fit_gamma_gamma(
     ses = None
     if standard_errors and np.all(np.isfinite(cres.theta)):
         se, cov = observed_information_se(fun_grad, cres.theta, data.W)
-        if limit:
+        if limit == HOMOGENEOUS_SPEND:
             ses = {"p": float(se[0]), "q": math.inf, "v": math.inf, "nu": float(se[1])}
             var = cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1]  # Var(log p - log nu)
             ses["mean_order_value"] = float(p / nu * math.sqrt(var)) if var > 0 else math.inf
+        elif limit == CONSTANT_CUSTOMER_SPEND:
+            ses = {"p": math.inf, "q": float(se[0]), "v": math.inf, "s": float(se[1])}
+            # log mean = log s - log(q - 1): gradient (-q/(q - 1), 1) in (log q, log s)
+            g = np.array([-q / (q - 1.0), 1.0]) if q > 1.0 else None
+            var = float(g @ cov @ g) if g is not None else math.nan
+            ses["mean_order_value"] = float(s / (q - 1.0) * math.sqrt(var)) if var > 0 else math.inf
         else:
             ses = dict(zip(names, (float(t) for t in se)))
     return GammaGammaFit(
@@ -320,19 +389,19 @@ def _grouping_pays(m: np.ndarray) -> bool:
 
 
 def population_mean_order_value(fit: GammaGammaFit) -> float:
-    """p v / (q - 1); infinite when q <= 1 (the population mean does not exist). At a limit
-    (fit.limit) the limit's mean p/nu = p v/q."""
-    if fit.limit:
+    """p v / (q - 1); infinite when q <= 1 (the population mean does not exist). At the limits
+    homogeneous_spend and constant_order_value the limit's mean p/nu = p v/q."""
+    if fit.limit in _POOLED_LIMITS:
         return fit.p * (fit.v / fit.q)
     return fit.p * fit.v / (fit.q - 1.0) if fit.q > 1.0 else float("inf")
 
 
 def conditional_expected_order_value(fit: GammaGammaFit, frequency, monetary_value) -> np.ndarray:
     """E[Z | x, m] = p (v + x m) / (p x + q - 1): a weighted mean of the population mean and
-    the customer's observed mean. For x = 0 it is the population mean; at a limit (fit.limit)
-    the population mean for everyone."""
+    the customer's observed mean. For x = 0 it is the population mean; at the limits
+    homogeneous_spend and constant_order_value the population mean for everyone."""
     x, m = _as_spend(frequency, monetary_value, strict=False)
-    if fit.limit:  # the customer's own mean gets weight p x / (p x + q - 1) -> 0
+    if fit.limit in _POOLED_LIMITS:  # the customer's own mean gets weight p x / (p x + q - 1) -> 0
         return np.full(len(x), population_mean_order_value(fit))
     p, q, v = fit.p, fit.q, fit.v
     return p * (v + x * m) / (p * x + q - 1.0)

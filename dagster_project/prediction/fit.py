@@ -156,6 +156,7 @@ LIMIT_NAMES = {
     "no_dropout": "nobody drops out",
     "homogeneous_purchase_rate": "no heterogeneity in purchase rate",
     "homogeneous_spend": "no heterogeneity in spend",
+    "constant_customer_spend": "each customer's orders of one value",
     "constant_order_value": "every mean order value equal",
 }
 
