@@ -187,3 +187,35 @@ def test_a_corrected_file_under_the_same_name_is_loaded_again(sources):
     # the quarantined version is resolved by the corrected one, and the file is recorded once
     assert con.execute(f"select count(*) from {raw_store.QUARANTINE} where resolved_at is null").fetchall()[0][0] == 0
     assert con.execute(f"select count(*), max(run_id) from {raw_store.LOADED_FILES}").fetchall()[0] == (1, "t3")
+
+
+def test_load_stamps_never_go_back_when_the_clock_does(sources, monkeypatch):
+    """Issue 14 (1): a night with the clock 3 h fast, then the clock corrected and a price fix
+    loaded an hour later. Stamped by the wall clock, the fix would be stamped 2 h *before* the
+    rows the incremental models last built, and never converted again."""
+    from datetime import datetime
+
+    from dagster_project.core import clock
+
+    url, db, _, con = sources
+    real = datetime(2024, 4, 1, 2, 0, 0)
+    monkeypatch.setattr(clock, "utc_now", lambda whole_seconds=False: real + timedelta(hours=3))
+    load_commerce(con, url)
+    fast_night = con.execute("select max(_loaded_at) from raw.commerce_order_lines").fetchall()[0][0]
+    # the clock stood still here: each load of the night one second after the one before
+    assert real + timedelta(hours=3) <= fast_night < real + timedelta(hours=3, minutes=1)
+    monkeypatch.setattr(clock, "utc_now", lambda whole_seconds=False: real + timedelta(hours=1))
+    line = con.execute("""select order_line_id, order_id, product_id, quantity, unit_price, discount_amount
+        from raw.commerce_order_lines order by order_line_id limit 1""").fetchall()[0]
+    handmade.upsert(db, "order_lines", (line[0], line[1], line[2], str(line[3]), str(line[4] + 1), str(line[5]),
+                                        "2024-04-01T03:00:00"), "order_line_id")
+    load_commerce(con, url)
+    fixed = con.execute("select unit_price, _loaded_at from raw.commerce_order_lines where order_line_id = ?",
+                        [line[0]]).fetchall()[0]
+    assert fixed[0] == line[4] + 1
+    assert fixed[1] > fast_night  # later than everything loaded before, whatever the clock says
+    stamps = [s for (s,) in con.execute(f"select loaded_at from {raw_store.LOAD_HISTORY} order by loaded_at").fetchall()]
+    assert len(set(stamps)) == len(stamps)  # a strictly increasing sequence, one stamp per load
+    # with the clock right again and ahead of every stamp, the stamp is the clock
+    monkeypatch.setattr(clock, "utc_now", lambda whole_seconds=False: real + timedelta(days=1))
+    assert raw_store.load_stamp(con) == real + timedelta(days=1)

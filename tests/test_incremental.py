@@ -149,3 +149,54 @@ def test_rerunning_a_night_and_backfilling_an_earlier_one_keep_the_history_right
         select count(*) from history.customer_statuses
         where valid_from not in (select as_of_date from history.status_dates)
            or valid_to not in (select as_of_date from history.status_dates)""")[0][0] == 0
+
+
+def test_the_reconciliation_catches_what_the_incremental_path_missed(published, tmp_path):
+    """Issue 14 (1): rows whose load stamps lie before the models' watermark (what a clock
+    that ran fast used to cause) are not converted again; the reconciliation tests of the two
+    incremental models find the difference and fail the build, naming it."""
+    import os
+    import subprocess
+
+    from dagster_project.settings import DBT_PROJECT_DIR
+    from dagster_project.transform.dbt_cli import dbt_executable
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(settings_from_env().warehouse_path, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for table in ("commerce_order_lines", "commerce_orders", "commerce_fx_rates", "commerce_refunds"):
+            con.execute(f"update raw.{table} set _loaded_at = timestamp '2001-01-01'")
+        (line,) = con.execute("""select order_line_id from raw.commerce_order_lines
+            where order_line_id not in (select order_line_id from raw.commerce_refunds)
+            order by order_line_id limit 1 offset 100""").fetchall()[0]
+        con.execute("update raw.commerce_order_lines set unit_price = unit_price + 7 where order_line_id = ?", [line])
+        (refund,) = con.execute("select min(refund_id) from raw.commerce_refunds").fetchall()[0]
+        con.execute("update raw.commerce_refunds set amount = amount + 0.01 where refund_id = ?", [refund])
+        (currency, rate_date) = con.execute("""select currency_code, max(fx_rate_date)
+            from intermediate.int_order_lines_converted where currency_code <> 'USD'
+            group by currency_code order by currency_code limit 1""").fetchall()[0]
+        con.execute("update raw.commerce_fx_rates set rate_to_base = rate_to_base * 1.02 "
+                    "where currency = ? and rate_date = ?", [currency, rate_date])
+    completed = subprocess.run(
+        [dbt_executable(), "build", "--select", "+int_order_lines_converted", "+int_refunds_converted",
+         "--exclude", "test_type:unit", "--store-failures", "--target-path", str(tmp_path / "target"),
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env={**os.environ, "CVW_WAREHOUSE_PATH": str(warehouse)}, capture_output=True, text=True,
+    )
+    assert completed.returncode != 0, completed.stdout[-4000:]
+    for test in ("assert_converted_lines_reconcile", "assert_converted_refunds_reconcile"):
+        assert f"Failure in test {test}" in completed.stdout, completed.stdout[-4000:]
+    failures = query(warehouse, "select check_name, currency_code from dbt_test__audit.assert_converted_lines_reconcile "
+                                "order by all")
+    assert [f[0] for f in failures] == ["control totals", "stale fx rate"] and failures[1][1] == currency
+    assert ("control totals",) in query(
+        warehouse, "select check_name from dbt_test__audit.assert_converted_refunds_reconcile")
+    # a full rebuild of the two models converts everything again and reconciles
+    rebuilt = subprocess.run(
+        [dbt_executable(), "build", "--full-refresh", "--select", "int_order_lines_converted",
+         "int_refunds_converted", "--exclude", "test_type:unit", "--target-path", str(tmp_path / "target"),
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env={**os.environ, "CVW_WAREHOUSE_PATH": str(warehouse)}, capture_output=True, text=True,
+    )
+    assert rebuilt.returncode == 0 and "Failure in test" not in rebuilt.stdout, rebuilt.stdout[-4000:]
+    assert "assert_converted_lines_reconcile" in rebuilt.stdout and "assert_converted_refunds_reconcile" in rebuilt.stdout

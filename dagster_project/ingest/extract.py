@@ -18,7 +18,6 @@ from pathlib import Path
 import duckdb
 
 from . import raw_store
-from ..core.clock import utc_now
 from ..core.contract import Entity
 from ..core.files import sha256_bytes
 from ..core.sql import transaction
@@ -69,7 +68,7 @@ def extract_table(
     raw_store.ensure_raw_schema(con)
     cursor = cursor_floor(_stored_cursor_max(con, entity), lookback)
     load = EntityLoad(entity.raw_table, cursor=cursor)
-    loaded_at = utc_now(whole_seconds=True)
+    loaded_at = raw_store.load_stamp(con)
     columns, source_rows = inspect_table(url, entity)
     load.problem = schema_problem(url, entity, columns)
     with transaction(con):
@@ -208,7 +207,7 @@ def rejudge_orphans(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir:
     if batch is None or batch.num_rows == 0:
         return 0
     before = len(orphans)
-    raw_store.merge_batch(con, entity, batch, base_currency=base_currency, loaded_at=utc_now(whole_seconds=True),
+    raw_store.merge_batch(con, entity, batch, base_currency=base_currency, loaded_at=raw_store.load_stamp(con),
                           run_id=run_id)
     loaded = before - len(_orphans(con, entity))
     if loaded:
@@ -230,7 +229,7 @@ def load_file(
     """Load one drop (`data`: its bytes as delivered, read here if not given)."""
     data = read_bytes(path) if data is None else data
     digest = sha256_bytes(data)
-    loaded_at = utc_now(whole_seconds=True)
+    loaded_at = raw_store.load_stamp(con)
     earlier = (loaded_by_content or {}).get(digest)
     with transaction(con):
         if earlier is not None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 
+from ..core import clock
 from ..core.contract import ALL_ENTITIES, LINEAGE_COLUMNS, Entity
 from ..core.raw_layout import LOAD_HISTORY, LOAD_STATE, LOADED_FILES, QUARANTINE, SOURCE_COLUMNS
 from ..core.sql import quote_identifier, quote_literal
@@ -98,6 +99,30 @@ create table if not exists {SOURCE_COLUMNS} (
     run_id varchar,
     primary key (source, entity, column_name)
 )"""
+
+
+def load_stamp(con) -> datetime:
+    """The `loaded_at` a load stamps on its rows and bookkeeping: now, but always later than
+    every stamp already in `raw` (then the latest + 1 s). The incremental models re-read the
+    rows loaded after the newest stamp they hold; with wall-clock stamps a clock that ran fast
+    for a night (then was corrected) or stepped back would stamp later loads *earlier* than
+    rows already built, and those loads would never be read. The stamps form a strictly
+    increasing load sequence that equals the wall clock whenever it is right."""
+    now = clock.utc_now(whole_seconds=True)
+    # the typed tables' `_loaded_at` as well as the bookkeeping's `loaded_at`: re-judged orphans
+    # are stamped without a load record of their own
+    stamped = con.execute(
+        """select table_name, column_name from information_schema.columns
+        where table_catalog = current_database() and table_schema = 'raw'
+          and column_name in ('loaded_at', '_loaded_at')
+        order by table_name"""
+    ).fetchall()
+    if not stamped:
+        return now
+    latest = con.execute("select max(stamp) from (" + " union all ".join(
+        f"select max({quote_identifier(column)}) as stamp from raw.{quote_identifier(table)}" for table, column in stamped
+    ) + ")").fetchall()[0][0]
+    return now if latest is None or now > latest else latest + timedelta(seconds=1)
 
 
 def record_columns(con, entity: Entity, origin: str, columns: dict[str, str | None], *, observed_at, run_id) -> None:

@@ -54,3 +54,30 @@
     where loaded_at > {{ incremental_since() }}
     group by currency_code
 {%- endmacro %}
+
+{#-
+    For the reconciliation tests of the incremental conversions: the (currency, rate date,
+    rate) an event was converted at that the FX table no longer holds - a rate corrected after
+    the event was converted, and the event not converted again.
+-#}
+{% macro stale_fx_rates(converted, fx_rates='fx_rates') -%}
+    select
+        rates_used.currency_code,
+        rates_used.fx_rate_date,
+        rates_used.fx_rate_to_base as converted_at,
+        {{ fx_rates }}.rate_to_base as rate_now
+    from (
+        select distinct
+            currency_code,
+            fx_rate_date,
+            fx_rate_to_base
+        from {{ converted }}
+        -- the base currency converts at 1 by the rule, whatever rate rows it has
+        where fx_rate_date is not null and currency_code <> {{ base_currency() }}
+    ) as rates_used
+    left join {{ fx_rates }}
+        on
+            rates_used.currency_code = {{ fx_rates }}.currency_code
+            and rates_used.fx_rate_date = {{ fx_rates }}.rate_date
+    where {{ fx_rates }}.rate_to_base is distinct from rates_used.fx_rate_to_base
+{%- endmacro %}
