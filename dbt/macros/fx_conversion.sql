@@ -56,16 +56,18 @@
 {%- endmacro %}
 
 {#-
-    For the reconciliation tests of the incremental conversions: the (currency, rate date,
-    rate) an event was converted at that the FX table no longer holds - a rate corrected after
-    the event was converted, and the event not converted again.
+    For the reconciliation tests of the incremental conversions: one row (check_name,
+    currency_code, detail) per (currency, rate date, rate) that events were converted at and
+    the FX table no longer holds - a rate corrected after the conversion, the events not
+    converted again.
 -#}
 {% macro stale_fx_rates(converted, fx_rates='fx_rates') -%}
     select
+        'stale fx rate' as check_name,
         rates_used.currency_code,
-        rates_used.fx_rate_date,
-        rates_used.fx_rate_to_base as converted_at,
-        {{ fx_rates }}.rate_to_base as rate_now
+        'converted at ' || cast(rates_used.fx_rate_to_base as {{ dbt.type_string() }}) || ' (rate of '
+        || cast(rates_used.fx_rate_date as {{ dbt.type_string() }}) || '), the rate now '
+        || coalesce(cast({{ fx_rates }}.rate_to_base as {{ dbt.type_string() }}), 'gone') as detail
     from (
         select distinct
             currency_code,

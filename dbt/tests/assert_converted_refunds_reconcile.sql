@@ -67,18 +67,8 @@ totals_differ as (
         or built.refund_days is distinct from rebuilt.refund_days
 ),
 
-stale_rates as (
-    {{ stale_fx_rates('converted') }}
-),
-
 rates_differ as (
-    select
-        'stale fx rate' as check_name,
-        currency_code,
-        'converted at ' || cast(converted_at as {{ dbt.type_string() }}) || ' (rate of '
-        || cast(fx_rate_date as {{ dbt.type_string() }}) || '), the rate now '
-        || coalesce(cast(rate_now as {{ dbt.type_string() }}), 'gone') as detail
-    from stale_rates
+    {{ stale_fx_rates('converted') }}
 ),
 
 final as (
