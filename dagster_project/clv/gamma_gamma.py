@@ -221,9 +221,6 @@ class _HomogeneousSpend:
         return -ll / self.W, -np.array([g_p, g_nu]) / self.W
 
 
-_LIMIT_MODEL_NAMES = {HOMOGENEOUS_SPEND: ("p", "nu"), CONSTANT_CUSTOMER_SPEND: ("q", "s")}
-
-
 class _ConstantCustomerSpend:
     """The limiting model p -> inf, v -> 0, p v = s: m ~ InvGamma(q, s) whatever x,
     log f = q log s - log Gamma(q) - (q + 1) log m - s / m."""
@@ -325,9 +322,9 @@ def fit_gamma_gamma(
         ll = -res.value * data.W
         chosen, limit, notes = (res, data.neg_mean_ll_and_grad, ("p", "q", "v")), None, ""
         if not res.converged or q > RIDGE_CHECK or p > RIDGE_CHECK:
-            candidates = [(None, res, ll, data.neg_mean_ll_and_grad)]
+            candidates = [(None, res, ll, data.neg_mean_ll_and_grad, ("p", "q", "v"))]
             for name, lim, lres in _limit_fits(x, m, w, p, q, v, scale, max_iter):
-                candidates.append((name, lres, -lres.value * lim.W, lim.neg_mean_ll_and_grad))
+                candidates.append((name, lres, -lres.value * lim.W, lim.neg_mean_ll_and_grad, lim.names))
             notes = "; log-likelihoods: " + ", ".join(f"{c[0] or 'interior'} {c[2]:.6f}" for c in candidates)
             finite = [c for c in candidates if np.isfinite(c[2])]
             best = max(c[2] for c in finite)
@@ -336,8 +333,8 @@ def fit_gamma_gamma(
             tol = 1e-3 + 1e-9 * abs(best)
             limits = [c for c in finite if c[0] and c[2] >= best - tol]
             if limits:
-                limit, cres, ll, fun = max(limits, key=lambda c: c[2])
-                chosen = (cres, fun, _LIMIT_MODEL_NAMES[limit])
+                limit, cres, ll, fun, names = max(limits, key=lambda c: c[2])
+                chosen = (cres, fun, names)
                 if limit == HOMOGENEOUS_SPEND:
                     p, nu = (float(t) for t in cres.theta)
                     q, v = LIMIT_SCALE, LIMIT_SCALE / nu
