@@ -9,6 +9,8 @@ export DAGSTER_HOME ?= $(CVW_DATA_DIR)/dagster_home
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_CUSTOMERS ?= 20000
 DEMO_YEARS ?= 3
+# pytest-xdist workers: the tests are mostly single-threaded processes (Python, dbt's start)
+TEST_WORKERS ?= auto
 HISTORY_NIGHTS ?= 7
 HISTORY_CUSTOMERS ?= 2000
 HISTORY_DIR := $(CVW_DATA_DIR)/history-demo
@@ -35,7 +37,7 @@ run: $(STAMP)
 	$(BIN)/cvw run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # its own data directory (sources, warehouse, serving file, Dagster runs), not make run's
 history: $(STAMP)

@@ -23,6 +23,30 @@ def pytest_sessionstart(session) -> None:
     prepare()
 
 
+# Test modules that share a session fixture, and so one pytest-xdist worker: both crash
+# modules read the reference run of crash_harness.reference_run (~4 min to build).
+SHARED_WORKER = {
+    "tests/test_concurrent_readers.py": "crash reference run",
+    "tests/test_crash_safety.py": "crash reference run",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs `--dist loadfile`: a module's tests stay on one worker, so its
+    module-scoped warehouses are built once, and the modules of SHARED_WORKER share one.
+    (pytest 9 ignores xdist's own `xdist_group` marks: loadgroup cannot rename test ids.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesWithSharedFixtures(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_WORKER.get(module, module)
+
+    return ModulesWithSharedFixtures(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory) -> Path:
     """Every path of the pipeline under one temporary directory for the whole session."""
@@ -79,3 +103,13 @@ def published(demo_sources, manifest) -> dg.ExecuteInProcessResult:
     result = run_nightly(DEMO_AS_OF)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/postgres_server.py)."""
+    from .postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()

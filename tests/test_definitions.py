@@ -58,12 +58,30 @@ def test_nightly_tick_publishes_the_previous_day(manifest):
     assert as_of_for_tick(datetime(2026, 3, 1, 2, 0)) == "2026-02-28"
     definitions = defs()
     schedule = definitions.resolve_schedule_def("nightly_schedule")
-    tick = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc),
-        repository_def=definitions.get_repository_def(),
-    )
-    (request,) = schedule.evaluate_tick(tick).run_requests
-    assert request.partition_key == "2026-02-28"
+    with dg.instance_for_test() as instance:  # a persistent instance: the schedule reads its runs
+        def tick():
+            return schedule.evaluate_tick(dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc),
+                repository_def=definitions.get_repository_def(),
+            ))
+
+        (request,) = tick().run_requests
+        assert request.partition_key == "2026-02-28"
+
+        # a later tick for the same D (a cron firing more than once a day) skips a night queued,
+        # running or published, and launches one that failed again
+        for status, launches in ((dg.DagsterRunStatus.FAILURE, True), (dg.DagsterRunStatus.STARTED, False),
+                                 (dg.DagsterRunStatus.SUCCESS, False)):
+            instance.add_run(dg.DagsterRun(job_name="nightly", run_id=f"{status.value.lower():0<32}"[:32],
+                                           tags={"dagster/partition": "2026-02-28"}, status=status))
+            result = tick()
+            assert bool(result.run_requests) is launches, status
+            if not launches:
+                assert "the night of 2026-02-28 is already" in result.skip_message
+        # another D is not affected
+        assert "2026-02-28" not in [r.partition_key for r in schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc),
+            repository_def=definitions.get_repository_def())).run_requests]
 
 
 def test_full_refresh_and_republish_are_run_config_of_the_nightly_job(manifest):
