@@ -35,6 +35,21 @@ SCHEDULE = "nightly_schedule"
 WAIT_SECONDS = 480  # a tick within a minute, then one small night (~1-2 min) on a busy machine
 
 
+def processes_of(home: Path) -> list[int]:
+    """Processes started for this instance (the daemon's code servers and launched runs start
+    sessions of their own, so killing the daemon's group can miss them)."""
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
 def deploy_env(postgres_url: str, home: Path, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CVW_", "DAGSTER_"))}
     return {
@@ -91,6 +106,11 @@ def scheduled_night(postgres, manifest, tmp_path_factory):
             daemon.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
+        for pid in processes_of(home):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         log.close()
         os.environ.pop("DAGSTER_PG_URL", None)
 
