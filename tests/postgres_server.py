@@ -78,12 +78,11 @@ class PostgresServer:
             raise RuntimeError(f"PostgreSQL did not start: {error.stderr}\n{log}") from None
         return self
 
-    def stop(self, remove: bool = True) -> None:
+    def stop(self) -> None:
         if (self.data / "postmaster.pid").is_file():
             subprocess.run([*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast",
                             "-w", "stop"], capture_output=True)
-        if remove:
-            shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
         return f"{driver}://{ROLE}@127.0.0.1:{self.port}/{database}"
@@ -107,13 +106,12 @@ def copy_sqlite_database(sqlite_path: Path, url: str) -> dict[str, int]:
     with sqlite3.connect(sqlite_path) as source, psycopg.connect(url) as target:
         tables = [r[0] for r in source.execute("select name from sqlite_master where type = 'table' order by name")]
         for table in tables:
-            columns = [r[1] for r in source.execute(f'pragma table_info("{table}")')]
-            quoted = ", ".join(f'"{c}"' for c in columns)
+            columns = [f'"{r[1]}"' for r in source.execute(f'pragma table_info("{table}")')]
             target.execute(f'drop table if exists "{table}"')
-            target.execute(f'create table "{table}" ({", ".join(f"{q} text" for q in quoted.split(", "))})')
-            rows = source.execute(f'select {", ".join(f"cast({q} as text)" for q in quoted.split(", "))} '
+            target.execute(f'create table "{table}" ({", ".join(f"{c} text" for c in columns)})')
+            rows = source.execute(f'select {", ".join(f"cast({c} as text)" for c in columns)} '
                                   f'from "{table}" order by rowid')
-            with target.cursor().copy(f'copy "{table}" ({quoted}) from stdin') as copy:
+            with target.cursor().copy(f'copy "{table}" ({", ".join(columns)}) from stdin') as copy:
                 for row in rows:
                     copy.write_row(row)
             copied[table] = target.execute(f'select count(*) from "{table}"').fetchone()[0]

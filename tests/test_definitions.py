@@ -1,5 +1,7 @@
 """The Dagster definitions load with the expected assets, checks, job and schedule."""
 
+import uuid
+
 import dagster as dg
 
 from dagster_project.defs.nightly import as_of_for_tick
@@ -72,7 +74,7 @@ def test_nightly_tick_publishes_the_previous_day(manifest):
         # running or published, and launches one that failed again
         for status, launches in ((dg.DagsterRunStatus.FAILURE, True), (dg.DagsterRunStatus.STARTED, False),
                                  (dg.DagsterRunStatus.SUCCESS, False)):
-            instance.add_run(dg.DagsterRun(job_name="nightly", run_id=f"{status.value.lower():0<32}"[:32],
+            instance.add_run(dg.DagsterRun(job_name="nightly", run_id=str(uuid.uuid4()),
                                            tags={"dagster/partition": "2026-02-28"}, status=status))
             result = tick()
             assert bool(result.run_requests) is launches, status

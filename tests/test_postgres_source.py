@@ -62,7 +62,8 @@ def nights(postgres, tmp_path_factory):
     sources = root / "sources"
     generate(sources, customers=200, years=1, seed=11, end_date="2026-06-30")
     sqlite_url = f"sqlite:///{sources / 'commerce.sqlite'}"
-    postgres_url = postgres.create_database("commerce").replace("postgresql://", "postgresql+psycopg://", 1)
+    copy_url = postgres.create_database("commerce")
+    postgres_url = postgres.url("commerce", driver="postgresql+psycopg")  # the README's driver
     warehouses = {"sqlite": duckdb.connect(str(root / "from-sqlite.duckdb")),
                   "postgres": duckdb.connect(str(root / "from-postgres.duckdb"))}
     results = []
@@ -70,7 +71,7 @@ def nights(postgres, tmp_path_factory):
         for night in range(3):
             if night:
                 append_days(sources, 1)
-            copied = copy_sqlite_database(sources / "commerce.sqlite", postgres_url.replace("+psycopg", "", 1))
+            copied = copy_sqlite_database(sources / "commerce.sqlite", copy_url)
             loads = {name: extract(con, url, night) for (name, con), url in
                      zip(warehouses.items(), (sqlite_url, postgres_url))}
             results.append({"copied": copied, "loads": loads,
